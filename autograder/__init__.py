@@ -1,0 +1,1 @@
+"""Instructor-only tools: release, run, grade and bundle the course. Not shipped to students."""

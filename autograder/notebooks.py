@@ -1,0 +1,121 @@
+"""Reading, executing and tidying notebooks (shared by `course run`, `refresh` and grading)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from course_lib.runtime import METRIC_MIME, QUIET_ENV
+
+CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+
+
+class NotebookError(RuntimeError):
+    """A notebook that cannot be read, or whose execution failed; the message says which cell."""
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    """Read and validate a notebook, upgrading old formats; raise NotebookError in plain words."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise NotebookError(f"{path.name} could not be opened ({exc.strerror or exc})") from exc
+    if not raw.strip():
+        raise NotebookError(f"{path.name} is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotebookError(f"{path.name} is not UTF-8 text (byte {exc.start}); save it again from Jupyter") from exc
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError) as exc:
+        raise NotebookError(f"{path.name} is not a notebook: it is not valid JSON ({exc})") from exc
+    except Exception as exc:  # nbformat raises a variety of errors for odd structures
+        raise NotebookError(f"{path.name} is not a readable notebook ({exc.__class__.__name__}: {exc})") from exc
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        raise NotebookError(f"{path.name} does not follow the notebook format: {exc.message}") from exc
+    return nb
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write atomically, so an interrupted write never leaves half a notebook."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    nbformat.write(nb, str(tmp))
+    os.replace(tmp, path)
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path, *, mode: str, backend: str | None = None,
+            timeout: int = 900, allow_errors: bool = False) -> float:
+    """Execute a notebook in place in a fresh kernel; return the wall time in seconds.
+
+    The kernel gets ``COURSE_MODE`` (and ``KERAS_BACKEND`` when given) in its
+    environment; the cell timeout is per cell.
+    """
+    env = dict(os.environ, **QUIET_ENV, COURSE_MODE=mode, PYTHONWARNINGS="ignore")
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    start = time.perf_counter()
+    try:
+        client.execute(env=env, cwd=str(cwd))
+    except CellTimeoutError as exc:
+        raise NotebookError(f"a cell ran longer than {timeout} s: {_first_line(exc)}") from exc
+    except DeadKernelError as exc:
+        raise NotebookError(f"the kernel died ({_first_line(exc)})") from exc
+    except CellExecutionError as exc:
+        raise NotebookError(f"a cell raised an error: {_error_summary(exc)}") from exc
+    return time.perf_counter() - start
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+
+
+def _error_summary(exc: CellExecutionError) -> str:
+    ename = getattr(exc, "ename", "") or "Error"
+    evalue = getattr(exc, "evalue", "") or _first_line(exc)
+    return f"{ename}: {evalue}"
+
+
+def metrics(nb: nbformat.NotebookNode) -> list[dict]:
+    """The key results a lesson reported with `course_lib.runtime.record`, in order."""
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if METRIC_MIME in data:
+                found.append(dict(data[METRIC_MIME]))
+    return found
+
+
+def keep_checked_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Keep outputs only where nbval checks them (cells marked NBVAL_CHECK_OUTPUT).
+
+    Everything else (training logs, timings, figures) depends on the machine and the
+    mode, so it is cleared to keep the committed notebook small and stable.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        if CHECK_MARK in cell.source:
+            for out in cell.outputs:
+                if "execution_count" in out:
+                    out.execution_count = None
+        else:
+            cell.outputs = []
+        cell.metadata.pop("execution", None)
+    return nb

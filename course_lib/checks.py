@@ -1,0 +1,78 @@
+"""Helpers for the visible tests in lessons: failures a student can act on.
+
+Every check raises `CheckFailed` (an AssertionError, so nbgrader counts it as a
+failed test) with what was expected, what came back, and a hint when one helps.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def _fail(message: str, hint: str | None) -> None:
+    raise CheckFailed(message + (f"\nHint: {hint}" if hint else ""))
+
+
+def call(fn: Callable, *args, **kwargs) -> Any:
+    """Call a student's function, turning the release's placeholder into a plain message."""
+    name = getattr(fn, "__name__", "this function")
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        _fail(f"`{name}` is not written yet.", "replace `raise NotImplementedError()` with your code, then run its cell again.")
+
+
+def as_array(value: Any, name: str = "your result") -> np.ndarray:
+    """Convert a result (NumPy array, list, backend tensor) to a NumPy array, or explain why not."""
+    if value is None:
+        _fail(f"{name} is None.", "did you forget a `return` statement?")
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        _fail(f"{name} could not be read as an array of numbers ({exc}).", None)
+
+
+def check_shape(got: Any, expected_shape: tuple, name: str = "your result", hint: str | None = None) -> None:
+    shape = tuple(as_array(got, name).shape)
+    if shape != tuple(expected_shape):
+        _fail(f"{name} has shape {shape}, expected {tuple(expected_shape)}.", hint)
+
+
+def check_close(got: Any, expected: Any, name: str = "your result", *, rtol: float = 1e-5,
+                atol: float = 1e-6, hint: str | None = None) -> None:
+    """Values equal within tolerance; on failure show the worst element side by side."""
+    got_a = as_array(got, name)
+    exp_a = np.asarray(expected, dtype=float)
+    if got_a.shape != exp_a.shape:
+        _fail(f"{name} has shape {got_a.shape}, expected {exp_a.shape}.", hint)
+    if np.isnan(got_a).any() and not np.isnan(exp_a).any():
+        _fail(f"{name} contains NaN at index {tuple(np.argwhere(np.isnan(got_a))[0])}.",
+              hint or "look for a division by zero or log of 0; clip or guard it.")
+    bad = ~np.isclose(got_a, exp_a, rtol=rtol, atol=atol, equal_nan=True)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f" at index {idx}" if idx else ""
+        _fail(
+            f"{name} is wrong{where}: expected {exp_a[idx]:.6g}, got {got_a[idx]:.6g} "
+            f"({int(bad.sum())} of {bad.size} values differ beyond rtol={rtol}, atol={atol}).",
+            hint,
+        )
+
+
+def check_equal(got: Any, expected: Any, name: str = "your answer", hint: str | None = None) -> None:
+    if got != expected:
+        _fail(f"{name} is {got!r}, expected {expected!r}.", hint)
+
+
+def check_true(condition: bool, message: str, hint: str | None = None) -> None:
+    if not condition:
+        _fail(message, hint)
+
+
+def passed(what: str = "the visible tests") -> None:
+    print(f"✓ {what} passed.")

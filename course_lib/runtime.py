@@ -1,0 +1,137 @@
+"""The first cell of every lesson: run size, seeds, quiet logs, where we run.
+
+`COURSE_MODE` is the one switch a lesson may read: ``full`` (default) is what
+students run and what reaches the accuracy targets, ``smoke`` is the small run CI
+executes on a 2-core CPU. Lessons ask for sizes with `by_mode` and report their key
+numbers with `record`, which `course run` collects from the executed notebook.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+MODES = ("full", "smoke")
+METRIC_MIME = "application/vnd.keras-course.metric+json"
+SETUP_MIME = "application/vnd.keras-course.setup+json"
+DEFAULT_SEED = 42
+
+
+def mode() -> str:
+    """The run size, from ``COURSE_MODE``: 'full' or 'smoke'."""
+    value = os.environ.get("COURSE_MODE", "full").strip().lower() or "full"
+    if value not in MODES:
+        raise ValueError(f"COURSE_MODE={value!r} is not a mode; use one of {', '.join(MODES)}")
+    return value
+
+
+def by_mode(*, full, smoke):
+    """Pick a size for the current mode, e.g. ``epochs = by_mode(full=20, smoke=1)``."""
+    return full if mode() == "full" else smoke
+
+
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    # TensorFlow announces its oneDNN kernels on stderr whatever the log level; turning
+    # them off silences that and gives the same float results on every CPU.
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+
+
+def quiet_logs() -> None:
+    """Silence TensorFlow's start-up chatter; must run before TensorFlow is imported."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def set_seeds(seed: int = DEFAULT_SEED) -> None:
+    """Seed Python, NumPy and the Keras backend in one go."""
+    import keras
+
+    random.seed(seed)
+    keras.utils.set_random_seed(seed)  # also seeds NumPy and the backend
+
+
+def devices() -> list[str]:
+    """Accelerators and CPUs the current Keras backend can use, as readable names."""
+    import keras
+
+    backend = keras.config.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            return [f"{d.platform}:{d.id} ({getattr(d, 'device_kind', d.platform)})" for d in jax.devices()]
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return [f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in tf.config.list_physical_devices()]
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
+            return ["cpu"]
+    except Exception as exc:  # a broken driver should be reported, not crash the lesson
+        return [f"unknown ({exc.__class__.__name__}: {exc})"]
+    return ["cpu"]
+
+
+def _configure_plots() -> None:
+    import matplotlib
+
+    # Modest resolution keeps committed notebooks and executed reports small.
+    matplotlib.rcParams["figure.dpi"] = 80
+    matplotlib.rcParams["savefig.dpi"] = 80
+    matplotlib.rcParams["figure.figsize"] = (6.4, 4.0)
+
+
+def setup(seed: int = DEFAULT_SEED) -> dict:
+    """Prepare a lesson: quiet logs, fixed seeds, small plots; print and return where it runs."""
+    quiet_logs()
+    current = mode()
+    import keras
+
+    set_seeds(seed)
+    _configure_plots()
+    info = {
+        "mode": current,
+        "backend": keras.config.backend(),
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "devices": devices(),
+        "seed": seed,
+    }
+    line = (f"mode={info['mode']}  backend={info['backend']}  keras={info['keras']}  "
+            f"seed={seed}  devices={', '.join(info['devices'])}")
+    _show(line, SETUP_MIME, info)
+    return info
+
+
+def _show(text: str, mime: str, payload: dict) -> None:
+    """Display text for people plus a machine-readable copy that `course run` reads back."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display({"text/plain": text, mime: payload}, raw=True)
+            return
+    except ImportError:
+        pass
+    print(text)
+
+
+def record(name: str, value: float, *, target: float | None = None) -> None:
+    """Show a key result; `course run` collects it from the executed notebook.
+
+    ``target`` is the full-mode goal (higher is better); smoke runs show it but are
+    not held to it.
+    """
+    value = float(value)
+    payload = {"name": name, "value": value, "target": target, "mode": mode()}
+    text = f"{name} = {value:.4f}"
+    if target is not None:
+        met = "met" if value >= target else "not met"
+        text += f"  (full-mode target >= {target}: {met})"
+    _show(text, METRIC_MIME, payload)

@@ -1,0 +1,33 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# Notebooks executed by the tests (nbval, grading) run small: CI is a 2-core CPU.
+os.environ.setdefault("COURSE_MODE", "smoke")
+from course_lib import runtime  # noqa: E402
+
+runtime.quiet_logs()
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import tiny_course  # noqa: E402
+
+
+@pytest.fixture
+def tiny_root(tmp_path, monkeypatch):
+    """A throwaway course with one two-exercise lesson; COURSE_ROOT points at it."""
+    root = tiny_course.make(tmp_path / "course")
+    monkeypatch.setenv("COURSE_ROOT", str(root))
+    return root
+
+
+def course_cmd(*args, cwd=ROOT, env=None, timeout=900):
+    """Run the installed `course` command as a user would; return the CompletedProcess."""
+    import subprocess
+
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "course_lib.cli", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+from course_lib import checks
+
+
+def test_check_close_names_the_first_wrong_value():
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.check_close([1.0, 2.5, 3.0], [1.0, 2.0, 3.0], name="relu(x)", hint="look at x > 0")
+    text = str(err.value)
+    assert "relu(x) is wrong at index (1,)" in text and "expected 2" in text and "got 2.5" in text
+    assert "Hint: look at x > 0" in text
+
+
+def test_check_close_reports_shape_and_none_and_nan():
+    with pytest.raises(checks.CheckFailed, match=r"has shape \(2,\), expected \(3,\)"):
+        checks.check_close([1, 2], [1, 2, 3])
+    with pytest.raises(checks.CheckFailed, match="forget a `return`"):
+        checks.check_close(None, [1])
+    with pytest.raises(checks.CheckFailed, match="NaN"):
+        checks.check_close([np.nan], [1.0])
+
+
+def test_passing_checks_are_silent_and_passed_prints(capsys):
+    checks.check_close(np.float32([0.1, 0.2]), [0.1, 0.2])
+    checks.check_shape(np.zeros((2, 3)), (2, 3))
+    checks.check_equal("a", "a")
+    checks.check_true(True, "never shown")
+    checks.passed("Exercise 1")
+    assert "Exercise 1 passed" in capsys.readouterr().out
+
+
+def test_call_turns_the_release_placeholder_into_advice():
+    def relu(x):
+        raise NotImplementedError()
+
+    with pytest.raises(checks.CheckFailed, match="`relu` is not written yet"):
+        checks.call(relu, 1)
+    assert checks.call(abs, -2) == 2
+
+
+def test_check_failures_count_as_failed_tests():
+    assert issubclass(checks.CheckFailed, AssertionError)

@@ -1,0 +1,60 @@
+"""The `course` command as a user runs it."""
+import json
+
+from conftest import ROOT, course_cmd
+
+
+def test_doctor_tells_where_data_comes_from():
+    done = course_cmd("doctor")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "backend" in out and "devices" in out and "keras" in out
+    assert "fashion_mnist  available: package dataset-fashion-mnist" in out
+    assert "opencv_digits  available: package opencv-doc" in out
+    # Datasets that cannot be had offline are reported as missing, with the fix.
+    assert "cifar10        MISSING - Provision it with `course data fetch cifar10`" in out
+    assert "oneDNN" not in done.stderr, "TensorFlow's log noise should be silenced"
+
+
+def test_data_list_and_fetch_errors():
+    listed = course_cmd("data", "list")
+    assert listed.returncode == 0 and "fashion_mnist" in listed.stdout and "imdb" in listed.stdout
+    unknown = course_cmd("data", "fetch", "nope")
+    assert unknown.returncode == 1 and "unknown dataset 'nope'" in unknown.stderr
+    none = course_cmd("data", "fetch")
+    assert none.returncode != 0 and "Name the datasets" in none.stderr
+
+
+def test_run_executes_and_reports_metrics(tiny_root, tmp_path):
+    out = tmp_path / "run"
+    done = course_cmd("run", "00", "--mode", "smoke", "--out", str(out), cwd=tiny_root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((out / "report.json").read_text())
+    lesson = report["lessons"][0]
+    assert lesson["lesson"] == "00-tiny" and lesson["status"] == "passed"
+    assert lesson["metrics"] == [{"name": "tiny_metric", "value": 0.5, "target": 0.4, "mode": "smoke",
+                                  "verdict": "n/a (smoke)"}]
+    assert (out / "00-tiny.ipynb").exists()
+    assert "| 00-tiny | passed |" in (out / "report.md").read_text()
+
+
+def test_run_reports_a_failing_lesson(tiny_root, tmp_path):
+    nb_path = tiny_root / "solutions" / "00-tiny" / "00-tiny.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][1]["source"] = "raise RuntimeError('boom')"
+    nb_path.write_text(json.dumps(nb))
+    done = course_cmd("run", "00-tiny", "--mode", "smoke", "--out", str(tmp_path / "run"), cwd=tiny_root)
+    assert done.returncode == 1
+    assert "RuntimeError: boom" in done.stdout
+
+
+def test_unknown_lesson_lists_the_lessons():
+    done = course_cmd("run", "99", "--mode", "smoke")
+    assert done.returncode != 0 and "01-neural-network-basics" in done.stderr
+
+
+def test_outside_the_course_is_a_clear_error(tmp_path):
+    done = course_cmd("release", "--check", cwd=tmp_path, env={"COURSE_ROOT": ""})
+    # The package itself lives in the course checkout, so it still finds the course.
+    assert done.returncode == 0, done.stderr
+    assert str(ROOT) and "lessons/ matches solutions/" in done.stdout

@@ -1,0 +1,243 @@
+"""course_lib.datasets: the real offline datasets, and every other path on small files made here."""
+import dataclasses
+import gzip
+import hashlib
+import http.server
+import io
+import pickle
+import re
+import socket
+import tarfile
+import threading
+
+import numpy as np
+import pytest
+
+from course_lib import datasets
+
+
+@pytest.fixture(autouse=True)
+def isolated_places(tmp_path, monkeypatch):
+    """Each test gets an empty data dir and Keras cache."""
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fake_mnist_npz(n_train=40, n_test=10) -> bytes:
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    np.savez(buf, x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+             y_train=rng.integers(0, 10, n_train, dtype=np.uint8),
+             x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+             y_test=rng.integers(0, 10, n_test, dtype=np.uint8))
+    return buf.getvalue()
+
+
+def _with_file(monkeypatch, name, data: bytes, url="http://127.0.0.1:9/unused") -> datasets.Dataset:
+    """Point a registry entry's single file at test-made bytes (same file name, new hash and URL)."""
+    spec = datasets.REGISTRY[name]
+    f = dataclasses.replace(spec.files[0], url=url, sha256=_sha(data))
+    patched = dataclasses.replace(spec, files=(f,))
+    monkeypatch.setitem(datasets.REGISTRY, name, patched)
+    return patched
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A static file server on the loopback interface; yields (folder, base_url)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(folder), **kw)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+# ------------------------------------------------------------------ the real datasets
+
+
+def test_registry_pins_every_download():
+    for spec in datasets.REGISTRY.values():
+        for f in spec.files:
+            assert re.fullmatch(r"[0-9a-f]{64}", f.sha256), f.name
+            assert f.url.startswith("https://"), f.url
+
+
+def test_fashion_mnist_from_the_debian_package():
+    assert "dataset-fashion-mnist" in datasets.available("fashion_mnist")
+    (x_train, y_train), (x_test, y_test) = datasets.load("fashion_mnist", smoke=False)
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert x_train.dtype == np.uint8 and set(np.unique(y_test)) == set(range(10))
+    assert np.bincount(y_train).tolist() == [6000] * 10
+
+
+def test_smoke_mode_returns_a_fixed_subset(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", "smoke")
+    (x_train, y_train), (x_test, _) = datasets.load("fashion_mnist")
+    assert len(x_train) == len(y_train) == datasets.SMOKE_SIZES["train"]
+    assert len(x_test) == datasets.SMOKE_SIZES["test"]
+    (full_train, _), _ = datasets.load("fashion_mnist", smoke=False)
+    np.testing.assert_array_equal(x_train, full_train[: len(x_train)])
+
+
+def test_opencv_digits_sheet():
+    (x_train, y_train), (x_test, y_test) = datasets.load("opencv_digits", smoke=False)
+    assert x_train.shape == x_test.shape == (2500, 20, 20)
+    assert np.bincount(y_train).tolist() == [250] * 10
+    # The first cell of the sheet is a zero, the last a nine.
+    assert y_train[0] == 0 and y_test[-1] == 9
+
+
+def test_sklearn_digits_is_builtin():
+    (x_train, y_train), (x_test, y_test) = datasets.load("sklearn_digits", smoke=False)
+    assert x_train.shape[1:] == (8, 8) and len(x_train) + len(x_test) == 1797
+    assert datasets.available("sklearn_digits") == "ships inside scikit-learn"
+
+
+# ------------------------------------------------------- finding, checking, fetching
+
+
+def test_missing_dataset_names_the_commands_that_provision_it(monkeypatch):
+    spec = datasets.REGISTRY["fashion_mnist"]
+    monkeypatch.setitem(datasets.REGISTRY, "fashion_mnist", dataclasses.replace(spec, system_dir="/nonexistent"))
+    assert datasets.available("fashion_mnist") is None
+    with pytest.raises(datasets.DataError) as err:
+        datasets.load("fashion_mnist")
+    text = str(err.value)
+    assert "sudo apt-get install dataset-fashion-mnist" in text
+    assert "course data fetch fashion_mnist" in text
+    assert "train-images-idx3-ubyte.gz" in text
+
+
+def test_unknown_dataset():
+    with pytest.raises(datasets.DataError, match="unknown dataset 'mnist2'"):
+        datasets.load("mnist2")
+
+
+def test_data_dir_comes_before_the_keras_cache(tmp_path, monkeypatch):
+    data = _fake_mnist_npz()
+    _with_file(monkeypatch, "mnist", data)
+    cached = tmp_path / "keras" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(data)
+    assert datasets.available("mnist").startswith("keras cache")
+    (x_train, _), (x_test, _) = datasets.load("mnist", smoke=False)
+    assert x_train.shape == (40, 28, 28) and x_test.shape == (10, 28, 28)
+    local = tmp_path / "data" / "mnist" / "mnist.npz"
+    local.parent.mkdir(parents=True)
+    local.write_bytes(data)
+    assert datasets.available("mnist").startswith("data dir")
+
+
+def test_damaged_file_is_refused_with_the_fix(tmp_path, monkeypatch):
+    _with_file(monkeypatch, "mnist", _fake_mnist_npz())
+    bad = tmp_path / "data" / "mnist" / "mnist.npz"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not the real file")
+    with pytest.raises(datasets.DataError, match=r"damaged.*course data fetch mnist --force"):
+        datasets.load("mnist")
+
+
+def test_fetch_downloads_verifies_and_then_loads(server, monkeypatch, tmp_path):
+    folder, base = server
+    data = _fake_mnist_npz()
+    (folder / "mnist.npz").write_bytes(data)
+    _with_file(monkeypatch, "mnist", data, url=f"{base}/mnist.npz")
+    assert datasets.available("mnist") is None
+    messages = []
+    datasets.fetch("mnist", log=messages.append)
+    assert (tmp_path / "data" / "mnist" / "mnist.npz").read_bytes() == data
+    assert any("downloaded and verified" in m for m in messages)
+    (x_train, y_train), _ = datasets.load("mnist", smoke=True)
+    assert len(x_train) == 40  # smaller than the smoke subset: all of it
+    # A second fetch finds it and downloads nothing.
+    messages.clear()
+    datasets.fetch("mnist", log=messages.append)
+    assert messages == [f"mnist: available from data dir ({tmp_path / 'data' / 'mnist'})"]
+
+
+def test_fetch_rejects_a_download_with_the_wrong_hash(server, monkeypatch, tmp_path):
+    folder, base = server
+    (folder / "mnist.npz").write_bytes(b"tampered")
+    _with_file(monkeypatch, "mnist", _fake_mnist_npz(), url=f"{base}/mnist.npz")
+    with pytest.raises(datasets.DataError, match="sha256 is .* not the pinned"):
+        datasets.fetch("mnist", log=lambda m: None)
+    target = tmp_path / "data" / "mnist"
+    assert not any(target.iterdir()), "a rejected download must leave nothing behind"
+
+
+def test_fetch_offline_is_a_clear_error(monkeypatch):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _with_file(monkeypatch, "mnist", b"x", url=f"http://127.0.0.1:{port}/mnist.npz")
+    with pytest.raises(datasets.DataError, match=r"download of .* failed.*copy mnist.npz into"):
+        datasets.fetch("mnist", log=lambda m: None)
+
+
+# --------------------------------------------------------------- parsers on tiny files
+
+
+def _idx(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_parser_and_a_truncated_file(tmp_path):
+    images = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    good = tmp_path / "train-images-idx3-ubyte.gz"
+    good.write_bytes(_idx(images))
+    np.testing.assert_array_equal(datasets._read_idx(good), images)
+    bad = tmp_path / "bad.gz"
+    bad.write_bytes(_idx(images)[:-3])
+    with pytest.raises((ValueError, EOFError)):
+        datasets._read_idx(bad)
+
+
+def test_cifar10_parser_reads_the_archive_without_unpacking(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            batch = pickle.dumps({b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 3]})
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(batch)
+            tar.addfile(info, io.BytesIO(batch))
+    data = buf.getvalue()
+    _with_file(monkeypatch, "cifar10", data)
+    target = tmp_path / "data" / "cifar10" / "cifar-10-python.tar.gz"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    (x_train, y_train), (x_test, y_test) = datasets.load("cifar10", smoke=False)
+    assert x_train.shape == (20, 32, 32, 3) and x_test.shape == (4, 32, 32, 3)
+    assert y_train.tolist() == [0, 1, 2, 3] * 5
+
+
+def test_imdb_parser_matches_keras_conventions(tmp_path, monkeypatch):
+    buf = io.BytesIO()
+    seqs = np.empty(2, dtype=object)
+    seqs[0], seqs[1] = [1, 5, 20], [7]
+    np.savez(buf, x_train=seqs, y_train=np.array([1, 0]), x_test=seqs, y_test=np.array([0, 1]))
+    data = buf.getvalue()
+    _with_file(monkeypatch, "imdb", data)
+    target = tmp_path / "data" / "imdb" / "imdb.npz"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    (x_train, y_train), _ = datasets.load("imdb", smoke=False)
+    assert list(x_train[0]) == [1, 4, 8, 23] and list(x_train[1]) == [1, 10]  # start 1, index_from 3
+    (x_small, _), _ = datasets.load("imdb", smoke=False, num_words=9)
+    assert list(x_small[0]) == [1, 4, 8, 2]  # words beyond num_words become OOV (2)
+    assert y_train.tolist() == [1, 0]

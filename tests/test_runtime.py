@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from course_lib import runtime
+
+
+def test_mode_defaults_to_full(monkeypatch):
+    monkeypatch.delenv("COURSE_MODE", raising=False)
+    assert runtime.mode() == "full"
+    assert runtime.by_mode(full=20, smoke=1) == 20
+
+
+def test_smoke_mode_picks_small_sizes(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", " Smoke ")
+    assert runtime.mode() == "smoke"
+    assert runtime.by_mode(full=20, smoke=1) == 1
+
+
+def test_unknown_mode_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", "fast")
+    with pytest.raises(ValueError, match="use one of full, smoke"):
+        runtime.mode()
+
+
+def test_setup_reports_where_it_runs_and_fixes_seeds(capsys):
+    info = runtime.setup(seed=7)
+    first = np.random.rand(3)
+    assert info["seed"] == 7 and info["backend"] in ("tensorflow", "jax", "torch")
+    assert info["devices"] and all(isinstance(d, str) for d in info["devices"])
+    assert f"backend={info['backend']}" in capsys.readouterr().out
+    runtime.setup(seed=7)
+    np.testing.assert_array_equal(first, np.random.rand(3))
+
+
+def test_record_prints_value_and_target_verdict(capsys):
+    runtime.record("accuracy", 0.91234, target=0.9)
+    out = capsys.readouterr().out
+    assert "accuracy = 0.9123" in out and "target >= 0.9: met" in out
+    runtime.record("accuracy", 0.5, target=0.9)
+    assert "not met" in capsys.readouterr().out
