@@ -45,8 +45,10 @@ data: install system
 demo: data
 	$(BIN)/course demo
 
+# Unit and pipeline tests, then every solution notebook executed in smoke mode with
+# nbval checking the outputs marked NBVAL_CHECK_OUTPUT.
 test: data
-	$(BIN)/python -m pytest -q
+	COURSE_MODE=smoke $(BIN)/python -m pytest -q tests solutions --nbval-lax --nbval-current-env
 
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=.

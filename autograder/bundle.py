@@ -41,21 +41,26 @@ STUDENT_README = """\
 
 
 def _secrets() -> list[str]:
-    """Every non-trivial line of solution code and hidden tests in solutions/."""
-    lines = set()
+    """Lines of solution code and hidden tests in solutions/ that appear nowhere else in them.
+
+    A line that also stands in a public part of the notebook (a visible test, a demo)
+    gives nothing away, so it is not a secret.
+    """
+    hidden, public = set(), set()
     for lesson in course.lessons():
         nb = notebooks.read(course.solution(lesson))
         for cell in nb.cells:
-            for begin, end in (MARKERS, HIDDEN):
-                inside = False
-                for line in cell.source.splitlines():
-                    if line.strip() == begin:
-                        inside = True
-                    elif line.strip() == end:
-                        inside = False
-                    elif inside and len(line.strip()) > 24:
-                        lines.add(line.strip())
-    return sorted(lines)
+            # A written answer is replaced whole in the release, so all of it is secret.
+            inside = cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution", False)
+            for line in cell.source.splitlines():
+                stripped = line.strip()
+                if stripped in (MARKERS[0], HIDDEN[0]):
+                    inside = True
+                elif stripped in (MARKERS[1], HIDDEN[1]):
+                    inside = False
+                elif len(stripped) > 24:
+                    (hidden if inside else public).add(stripped)
+    return sorted(hidden - public)
 
 
 def leaks(zip_path: Path) -> list[str]:

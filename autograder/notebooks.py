@@ -107,15 +107,20 @@ def keep_checked_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     Everything else (training logs, timings, figures) depends on the machine and the
     mode, so it is cleared to keep the committed notebook small and stable.
     """
+    count = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
+        cell.metadata.pop("execution", None)
         if CHECK_MARK in cell.source:
+            # nbval refuses a cell with outputs but no execution count; number the
+            # checked cells 1, 2, 3 ... so the stored notebook is stable.
+            count += 1
+            cell.execution_count = count
             for out in cell.outputs:
                 if "execution_count" in out:
-                    out.execution_count = None
+                    out.execution_count = count
         else:
+            cell.execution_count = None
             cell.outputs = []
-        cell.metadata.pop("execution", None)
     return nb
