@@ -51,7 +51,7 @@ test: data
 	COURSE_MODE=smoke $(BIN)/python -m pytest -q tests solutions --nbval-lax --nbval-current-env
 
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=.
+	$(BIN)/jupyter lab --notebook-dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 release: install
 	$(BIN)/course release
