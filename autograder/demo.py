@@ -20,10 +20,10 @@ def main(workspace: Path | None = None) -> int:
     subs = samples.write_samples(DEMO_LESSON, workspace / "samples")
     print(f"3. Sample submissions for {DEMO_LESSON} in {subs}: "
           + ", ".join(f"{s} ({k})" for s, k in samples.SAMPLE_STUDENTS.items()))
-    print("4. Grading them with nbgrader (each notebook runs in smoke mode) ...")
-    results = grading.grade(DEMO_LESSON, subs, workspace, log=lambda m: print("   " + m))
+    print("4. Grading them (each notebook runs in smoke mode, in the sandbox) ...")
+    results = grading.grade(DEMO_LESSON, subs, workspace, grading.Settings(regrade=True),
+                            log=lambda m: print("   " + m))
     print()
     print(grading.summary(results))
     print()
-    print(f"grades.csv and per-student feedback pages: {workspace / 'reports' / DEMO_LESSON}")
     return 0 if all(r.status == "graded" for r in results) else 1

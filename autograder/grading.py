@@ -1,26 +1,39 @@
-"""`course grade`: autograde a class's submissions for one lesson with nbgrader.
+"""`course grade`: grade a class's submissions for one lesson, safely, in parallel, resumably.
 
-The grading workspace (default ``./grading``, git-ignored) holds nbgrader's course
-layout: ``source/`` (a copy of the lesson's solution), ``submitted/``,
-``autograded/``, ``feedback/``, the gradebook, and ``reports/LESSON/`` with
-``grades.csv`` and one feedback page per student. Each submission is checked before
-it runs; one that cannot be graded gets status ``error`` and a message the student
-understands, and the rest of the class is graded all the same.
+Pipeline, per submission:
+
+1. collect: a folder of ``STUDENT_ID/NOTEBOOK.ipynb``, a zip of that, or an LMS zip
+   of ``STUDENTID_anything.ipynb`` files; every odd case becomes a per-student status;
+2. check: size, UTF-8, JSON, notebook format, the right lesson;
+3. build: the lesson's source with only the student's answers put in
+   (`integrity.build`), so tests cannot be edited away;
+4. execute in a sandboxed kernel, in a worker process (`autograder.worker`) on this
+   machine or on a Dask cluster, several at a time;
+5. judge: completion markers and kernel probes (`integrity.verdict`), then nbgrader's
+   own rule for each graded cell; this process alone writes the gradebook.
+
+The workspace (default ``./grading``, git-ignored) is an nbgrader course folder:
+``source/``, ``release/``, ``autograded/``, ``feedback/``, ``gradebook.db``, plus
+``results/LESSON/STUDENT.json`` (one per finished student: what makes a re-run
+resume where it stopped and skip students already graded) and ``reports/LESSON/``.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 import re
 import shutil
-import subprocess
+import sys
+import warnings
 import zipfile
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder import course, notebooks
+from autograder import course, integrity, notebooks, reports, sandbox, worker
 from autograder.release import nbgrader
-from course_lib.runtime import QUIET_ENV
 
 STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -36,7 +49,6 @@ c = get_config()
 c.CourseDirectory.course_id = "keras-course"
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
-c.Execute.timeout = {cell_timeout}
 # Feedback shows students their results, not the hidden tests' code.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTracebacks, CSSHTMLHeaderPreprocessor]
 """
@@ -50,6 +62,7 @@ class Result:
     max_score: float = 0.0
     status: str = "error"
     message: str = ""
+    tests: dict = field(default_factory=dict)  # grade_id -> [score, max], for the per-test report
 
 
 @dataclass
@@ -57,6 +70,18 @@ class Submission:
     student_id: str
     notebook: Path | None
     problem: str = ""
+
+
+@dataclass
+class Settings:
+    mode: str = "smoke"
+    jobs: int = os.cpu_count() or 1
+    cell_timeout: int = 600
+    timeout: int = 1800            # whole notebook, seconds of wall time
+    use_sandbox: bool = True
+    regrade: bool = False
+    cluster: str | None = None
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
 
 
 # ------------------------------------------------------------------------ collecting
@@ -90,50 +115,66 @@ def _safe_extract(archive: Path, dest: Path) -> Path:
 
 
 def collect(lesson: str, submissions: Path, scratch: Path) -> list[Submission]:
-    """Find each student's notebook in a folder (or zip) of STUDENT_ID/NOTEBOOK.ipynb."""
+    """Find each student's notebook: STUDENT_ID/NOTEBOOK.ipynb folders or LMS-style
+    STUDENTID_anything.ipynb files (a folder, or a zip of either)."""
     if not submissions.exists():
         raise SystemExit(f"No submissions at {submissions}")
     if submissions.is_file():
         submissions = _safe_extract(submissions, scratch / "incoming" / lesson)
-    found = []
-    for folder in sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
-        sid = folder.name
-        if not STUDENT_RE.match(sid):
-            found.append(Submission(sid, None, "the folder name is not a valid student id (letters, digits, . _ @ -)"))
+    found: dict[str, list] = {}
+    problems: dict[str, str] = {}
+    for entry in sorted(submissions.iterdir()):
+        if entry.name.startswith((".", "__")):
             continue
-        candidates = sorted(folder.rglob("*.ipynb"))
-        candidates = [c for c in candidates if ".ipynb_checkpoints" not in c.parts]
-        exact = [c for c in candidates if c.name == f"{lesson}.ipynb"]
-        if exact:
-            found.append(Submission(sid, exact[0]))
-        elif len(candidates) == 1:
-            found.append(Submission(sid, candidates[0]))
-        elif not candidates:
-            found.append(Submission(sid, None, f"no notebook found; submit {lesson}.ipynb"))
+        if entry.is_dir():
+            sid = entry.name
+            candidates = [c for c in sorted(entry.rglob("*.ipynb")) if ".ipynb_checkpoints" not in c.parts]
+            exact = [c for c in candidates if c.name == f"{lesson}.ipynb"]
+            if exact or len(candidates) == 1:
+                found.setdefault(sid, []).append((exact or candidates)[0])
+            elif not candidates:
+                problems[sid] = f"no notebook found; submit {lesson}.ipynb"
+            else:
+                problems[sid] = f"{len(candidates)} notebooks and none named {lesson}.ipynb; submit just that one"
+        elif entry.suffix == ".ipynb" and "_" in entry.stem:
+            found.setdefault(entry.stem.split("_", 1)[0], []).append(entry)
         else:
-            found.append(Submission(sid, None, f"{len(candidates)} notebooks and none named {lesson}.ipynb; submit just that one"))
-    return found
+            problems[entry.name] = ("not a submission: expected a folder named after the student or a file "
+                                    "named STUDENTID_anything.ipynb")
+    subs = []
+    for sid in sorted(set(found) | set(problems)):
+        paths = found.get(sid, [])
+        if not STUDENT_RE.match(sid):
+            subs.append(Submission(sid, None, "the student id is not valid (letters, digits, . _ @ - only)"))
+        elif sid in problems and not paths:
+            subs.append(Submission(sid, None, problems[sid]))
+        elif len(paths) > 1:
+            names = ", ".join(p.name for p in paths)
+            subs.append(Submission(sid, None, f"{len(paths)} submissions for this student ({names}); hand in one"))
+        else:
+            subs.append(Submission(sid, paths[0]))
+    return subs
 
 
-def check(lesson: str, sub: Submission, release_ids: set[str]):
+def check(lesson: str, path: Path, release_ids: set[str]):
     """Read and vet a submitted notebook; return it, or raise NotebookError with the reason."""
-    size = sub.notebook.stat().st_size
+    size = path.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
-        raise notebooks.NotebookError(f"{sub.notebook.name} is {size // 2**20} MB; clear large outputs and submit again")
-    nb = notebooks.read(sub.notebook)
+        raise notebooks.NotebookError(f"{path.name} is {size // 2**20} MB; clear large outputs and submit again")
+    nb = notebooks.read(path)
     ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
     if not ids & release_ids:
-        raise notebooks.NotebookError(f"{sub.notebook.name} is not the {lesson} notebook (none of its exercises are in it)")
+        raise notebooks.NotebookError(f"{path.name} is not the {lesson} notebook (none of its exercises are in it)")
     return nb
 
 
-# -------------------------------------------------------------------------- grading
+# ------------------------------------------------------------------------ workspace
 
 
-def prepare(lesson: str, workspace: Path, cell_timeout: int) -> set[str]:
-    """Lay out the nbgrader workspace and register the lesson in its gradebook."""
+def prepare(lesson: str, workspace: Path):
+    """Lay out the nbgrader workspace, register the lesson; return (source, release) notebooks."""
     workspace.mkdir(parents=True, exist_ok=True)
-    (workspace / "nbgrader_config.py").write_text(WORKSPACE_CONFIG.format(cell_timeout=cell_timeout))
+    (workspace / "nbgrader_config.py").write_text(WORKSPACE_CONFIG)
     source = workspace / "source" / lesson
     if source.exists():
         shutil.rmtree(source)
@@ -142,114 +183,233 @@ def prepare(lesson: str, workspace: Path, cell_timeout: int) -> set[str]:
     done = nbgrader(["generate_assignment", lesson, "--force"], cwd=workspace)
     if done.returncode != 0:
         raise SystemExit(f"nbgrader could not register {lesson}:\n{done.stdout}{done.stderr}")
-    release = notebooks.read(workspace / "release" / lesson / f"{lesson}.ipynb")
-    return {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
+    return (notebooks.read(source / f"{lesson}.ipynb"),
+            notebooks.read(workspace / "release" / lesson / f"{lesson}.ipynb"))
 
 
-def _nbgrader_error(done: subprocess.CompletedProcess) -> str:
-    lines = [ln.strip() for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
-    useful = [ln for ln in lines if "Error" in ln or "error" in ln]
-    return (useful or lines or ["nbgrader failed without a message"])[-1][:300]
+def _record(workspace: Path, lesson: str, graded_nb, sid: str) -> tuple[float, float, float, dict]:
+    """Write one student's grades into the gradebook (this process is its only writer).
 
+    Uses nbgrader's own rule per cell. Returns (score, max_score, pending manual
+    points, per-test scores).
+    """
+    from nbgrader import utils
+    from nbgrader.api import Gradebook, MissingEntry
 
-def autograde(lesson: str, sid: str, workspace: Path, mode: str, timeout: int) -> str | None:
-    """Run nbgrader autograde for one student; return None on success or why it failed."""
-    try:
-        done = nbgrader(["autograde", lesson, "--student", sid, "--force"], cwd=workspace, timeout=timeout,
-                        env=_kernel_env(mode))
-    except subprocess.TimeoutExpired:
-        return f"grading stopped after {timeout} s; look for an endless loop or very long training"
-    if done.returncode != 0 or not (workspace / "autograded" / sid / lesson / f"{lesson}.ipynb").exists():
-        return f"the notebook could not be graded: {_nbgrader_error(done)}"
-    return None
-
-
-def _kernel_env(mode: str) -> dict:
-    return dict(os.environ, **QUIET_ENV, COURSE_MODE=mode, PYTHONWARNINGS="ignore")
-
-
-def scores(lesson: str, sid: str, workspace: Path) -> tuple[float, float, float]:
-    """(score, max_score, points awaiting manual grading) from the gradebook."""
-    from nbgrader.api import Gradebook
-
+    target = workspace / "autograded" / sid / lesson / f"{lesson}.ipynb"
+    notebooks.write(graded_nb, target)
+    tests = {}
+    # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they are harmless.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
+        gb.update_or_create_student(sid)
+        try:
+            gb.find_submission(lesson, sid)
+        except MissingEntry:
+            gb.add_submission(lesson, sid)
+        for cell in graded_nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if utils.is_grade(cell):
+                grade = gb.find_grade(gid, lesson, lesson, sid)
+                grade.auto_score, max_points = utils.determine_grade(cell)
+                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+                if not utils.is_solution(cell):
+                    tests[gid] = [grade.auto_score or 0.0, max_points]
+            if utils.is_solution(cell):
+                comment = gb.find_comment(gid, lesson, lesson, sid)
+                unchanged = cell.metadata.nbgrader.get("checksum") == utils.compute_checksum(cell)
+                comment.auto_comment = "No response." if unchanged else None
+        gb.db.commit()
         sub = gb.find_submission(lesson, sid)
         pending = sum(g.max_score for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade)
-        return float(sub.score), float(sub.max_score), float(pending)
+        return float(sub.score), float(sub.max_score), float(pending), tests
 
 
-def max_score(lesson: str, workspace: Path) -> float:
+def _max_score(workspace: Path, lesson: str) -> float:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
         return float(gb.find_assignment(lesson).max_score)
 
 
-def feedback(lesson: str, sid: str, workspace: Path, reports: Path) -> None:
-    done = nbgrader(["generate_feedback", lesson, "--student", sid, "--force"], cwd=workspace)
-    page = workspace / "feedback" / sid / lesson / f"{lesson}.html"
-    if done.returncode == 0 and page.exists():
-        (reports / "feedback").mkdir(parents=True, exist_ok=True)
-        shutil.copy(page, reports / "feedback" / f"{sid}.html")
+# -------------------------------------------------------------------------- running
 
 
-def grade_one(lesson: str, sub: Submission, workspace: Path, release_ids: set[str], mode: str,
-              timeout: int, reports: Path, total: float) -> Result:
-    result = Result(sub.student_id, lesson, 0.0, total)
-    if sub.notebook is None:
-        result.message = sub.problem
-        return result
+def _results_dir(workspace: Path, lesson: str) -> Path:
+    return workspace / "results" / lesson
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _save(workspace: Path, result: Result, digest: str) -> None:
+    folder = _results_dir(workspace, result.lesson)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{result.student_id}.tmp"
+    tmp.write_text(json.dumps({"sha256": digest, "result": asdict(result)}))
+    os.replace(tmp, folder / f"{result.student_id}.json")
+
+
+def _previous(workspace: Path, lesson: str, sid: str, digest: str) -> Result | None:
+    path = _results_dir(workspace, lesson) / f"{sid}.json"
     try:
-        nb = check(lesson, sub, release_ids)
-    except notebooks.NotebookError as exc:
-        result.message = str(exc)
-        return result
-    target = workspace / "submitted" / sub.student_id / lesson / f"{lesson}.ipynb"
-    if target.parent.exists():
-        shutil.rmtree(target.parent)
-    notebooks.write(nb, target)
-    problem = autograde(lesson, sub.student_id, workspace, mode, timeout)
-    if problem:
-        result.message = problem
-        return result
-    result.score, result.max_score, pending = scores(lesson, sub.student_id, workspace)
-    result.status = "graded"
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return Result(**saved["result"]) if saved.get("sha256") == digest else None
+
+
+def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
+    graded_nb, _, flags = integrity.verdict(notebooks.nbformat.from_dict(outcome["notebook"]), job_meta["nonce"])
+    score, max_score, pending, tests = _record(workspace, lesson, graded_nb, sid)
+    flags = job_meta["flags"] + [f"answer {r}" for r in job_meta["reasons"]] + flags
+    message = list(job_meta["notes"])
+    status = "graded"
+    if outcome["error"]:
+        status, message = "error", [outcome["error"]] + message
+    elif flags:
+        status = "flagged"
+    message += flags
     if pending:
-        result.message = f"{pending:g} point(s) of written answers await manual grading"
-    feedback(lesson, sub.student_id, workspace, reports)
-    return result
+        message.append(f"{pending:g} point(s) of written answers await manual grading")
+    return Result(sid, lesson, score, max_score or total, status, "; ".join(message), tests)
 
 
-def grade(lesson: str, submissions: Path, workspace: Path, mode: str = "smoke", timeout: int = 1200,
-          cell_timeout: int = 600, log=print) -> list[Result]:
-    """Grade every submission for a lesson; write reports/LESSON/grades.csv; return the results."""
+def _executor(settings: Settings):
+    """Something with .submit(job) -> future: local worker processes, or a Dask cluster."""
+    if settings.cluster:
+        from dask.distributed import Client
+
+        client = Client(settings.cluster, timeout="30s")
+
+        class DaskRunner:
+            def submit(self, job):
+                return client.submit(worker.run_isolated, job, pure=False)
+
+            def as_completed(self, futures):
+                from dask.distributed import as_completed
+
+                return as_completed(futures)
+
+            def shutdown(self):
+                client.close()
+
+        return DaskRunner()
+
+    pool = ThreadPoolExecutor(max_workers=settings.jobs)
+
+    class LocalRunner:
+        def submit(self, job):
+            return pool.submit(worker.run_isolated, job)
+
+        def as_completed(self, futures):
+            return as_completed(futures)
+
+        def shutdown(self):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return LocalRunner()
+
+
+class Progress:
+    """One line that fills as students finish (a plain line per student when not a terminal)."""
+
+    def __init__(self, total: int, log):
+        self.total, self.done, self.log = total, 0, log
+        self.tty = sys.stderr.isatty()
+
+    def step(self, result: Result) -> None:
+        self.done += 1
+        if self.tty:
+            filled = int(30 * self.done / max(self.total, 1))
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {result.student_id:<20}")
+            sys.stderr.flush()
+            if self.done == self.total:
+                sys.stderr.write("\n")
+        else:
+            self.log(f"[{self.done}/{self.total}] {result.student_id}: {result.status} {result.score:g}/{result.max_score:g}")
+
+
+def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | None = None, log=print) -> list[Result]:
+    """Grade every submission for a lesson; write the reports; return the results."""
+    settings = settings or Settings()
+    if settings.use_sandbox:
+        try:
+            sandbox.check()
+        except sandbox.SandboxUnavailable as exc:
+            raise SystemExit(f"Cannot grade safely: {exc}") from None
     workspace = workspace.resolve()
-    release_ids = prepare(lesson, workspace, cell_timeout)
-    total = max_score(lesson, workspace)
+    source, release = prepare(lesson, workspace)
+    release_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
+    total = _max_score(workspace, lesson)
     subs = collect(lesson, submissions.resolve(), workspace)
-    reports = workspace / "reports" / lesson
-    reports.mkdir(parents=True, exist_ok=True)
-    results = []
-    for i, sub in enumerate(subs, 1):
-        log(f"[{i}/{len(subs)}] {sub.student_id}")
-        results.append(grade_one(lesson, sub, workspace, release_ids, mode, timeout, reports, total))
-    write_csv(results, reports / "grades.csv")
-    return results
+    results: dict[str, Result] = {}
+    pending: dict[str, tuple[dict, dict, str]] = {}
+    threads = max(1, (os.cpu_count() or 1) // max(1, settings.jobs))
+    for sub in subs:
+        if sub.notebook is None:
+            results[sub.student_id] = Result(sub.student_id, lesson, 0.0, total, "error", sub.problem)
+            continue
+        digest = _digest(sub.notebook)
+        previous = None if settings.regrade else _previous(workspace, lesson, sub.student_id, digest)
+        if previous is not None:
+            results[sub.student_id] = previous
+            continue
+        try:
+            nb = check(lesson, sub.notebook, release_ids)
+        except notebooks.NotebookError as exc:
+            results[sub.student_id] = Result(sub.student_id, lesson, 0.0, total, "error", str(exc))
+            _save(workspace, results[sub.student_id], digest)
+            continue
+        built, nonce, reasons = integrity.build(source, nb, release)
+        notes, flags = integrity.structure_notes(nb, release)
+        job = {"notebook": built, "mode": settings.mode, "limits": settings.limits.as_dict(),
+               "cell_timeout": settings.cell_timeout, "timeout": settings.timeout,
+               "sandbox": settings.use_sandbox, "threads": threads}
+        meta = {"nonce": nonce, "reasons": reasons, "notes": notes, "flags": flags}
+        pending[sub.student_id] = (job, meta, digest)
+    reused = sum(1 for s in subs if s.notebook is not None and s.student_id in results and s.student_id not in pending
+                 and results[s.student_id].tests)
+    if reused:
+        log(f"{reused} student(s) already graded with the same notebook: kept (use --regrade to grade again)")
+    progress = Progress(len(pending), log)
+    runner = _executor(settings)
+    try:
+        futures = {runner.submit(job): sid for sid, (job, _, _) in pending.items()}
+        for fut in runner.as_completed(list(futures)):
+            sid = futures[fut]
+            job, meta, digest = pending[sid]
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # a lost worker costs this student, not the batch
+                outcome = {"notebook": job["notebook"], "error": f"the grader's worker failed ({exc})", "seconds": 0}
+            result = _finish(lesson, sid, meta, outcome, workspace, total)
+            _save(workspace, result, digest)  # last: a result file means this student is done
+            results[sid] = result
+            progress.step(result)
+    finally:
+        runner.shutdown()
+    ordered = [results[s.student_id] for s in subs]
+    reports.write(lesson, ordered, workspace, log=log)
+    return ordered
+
+
+def summary(results: list[Result]) -> str:
+    width = max([len(r.student_id) for r in results] + [10])
+    lines = [f"{'student':<{width}}  {'score':>13}  {'status':<7}  message"]
+    for r in results:
+        lines.append(f"{r.student_id:<{width}}  {r.score:>6.1f} / {r.max_score:<4g}  {r.status:<7}  {r.message}")
+    return "\n".join(lines)
 
 
 def write_csv(results: list[Result], path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=GRADES_FIELDS)
+        writer = csv.DictWriter(f, fieldnames=GRADES_FIELDS, extrasaction="ignore")
         writer.writeheader()
         for r in results:
             writer.writerow(asdict(r))
     tmp.replace(path)
 
 
-def summary(results: list[Result]) -> str:
-    width = max([len(r.student_id) for r in results] + [10])
-    lines = [f"{'student':<{width}}  {'score':>13}  status  message"]
-    for r in results:
-        lines.append(f"{r.student_id:<{width}}  {r.score:>6.1f} / {r.max_score:<4g}  {r.status:<6}  {r.message}")
-    return "\n".join(lines)

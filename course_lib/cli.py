@@ -131,12 +131,18 @@ def cmd_run(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    course, grading = _instructor("course"), _instructor("grading")
+    course, grading, sandbox = _instructor("course"), _instructor("grading"), _instructor("sandbox")
     lesson = course.resolve([args.lesson])[0]
     workspace = Path(args.workspace or course.root() / "grading")
-    results = grading.grade(lesson, Path(args.submissions), workspace, mode=args.mode)
+    settings = grading.Settings(
+        mode=args.mode, jobs=args.jobs, cell_timeout=args.cell_timeout, timeout=args.timeout,
+        use_sandbox=not args.no_sandbox, regrade=args.regrade, cluster=args.cluster,
+        limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds))
+    if args.no_sandbox:
+        print("warning: --no-sandbox runs student code with your privileges; use it for trusted notebooks only",
+              file=sys.stderr)
+    results = grading.grade(lesson, Path(args.submissions), workspace, settings)
     print(grading.summary(results))
-    print(f"grades.csv and feedback/ in {workspace / 'reports' / lesson}")
     return 0
 
 
@@ -184,12 +190,21 @@ def parser() -> argparse.ArgumentParser:
     ref.add_argument("lessons", nargs="*")
     ref.set_defaults(fn=cmd_refresh)
 
-    g = sub.add_parser("grade", help="autograde a folder or zip of STUDENT_ID/NOTEBOOK.ipynb")
+    g = sub.add_parser("grade", help="grade a folder or zip of submissions in a sandbox, in parallel")
     g.add_argument("lesson")
-    g.add_argument("--submissions", required=True, help="folder or .zip of submissions")
+    g.add_argument("--submissions", required=True,
+                   help="folder or .zip of STUDENT_ID/NOTEBOOK.ipynb, or of LMS-style STUDENTID_anything.ipynb files")
     g.add_argument("--workspace", help="grading workspace (default ./grading, git-ignored)")
+    g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks graded at once (default: cores)")
+    g.add_argument("--cluster", help="Dask scheduler address (tcp://HOST:8786) to grade on a cluster")
     g.add_argument("--mode", choices=runtime.MODES, default="smoke",
                    help="COURSE_MODE for the student notebooks (default smoke: grading checks code, not long training)")
+    g.add_argument("--cell-timeout", type=int, default=600, help="seconds one cell may run")
+    g.add_argument("--timeout", type=int, default=1800, help="seconds one notebook may take in all")
+    g.add_argument("--memory-mb", type=int, default=6144, help="address-space limit of a student's kernel")
+    g.add_argument("--cpu-seconds", type=int, default=900, help="CPU-time limit of a student's kernel")
+    g.add_argument("--regrade", action="store_true", help="grade again students already graded with the same notebook")
+    g.add_argument("--no-sandbox", action="store_true", help="run kernels unconfined (trusted notebooks only)")
     g.set_defaults(fn=cmd_grade)
 
     b = sub.add_parser("bundle", help="zip what students get: lessons, course_lib, environment files")

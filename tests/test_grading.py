@@ -1,67 +1,101 @@
-"""`course grade`: nbgrader autograding of a class, one bad notebook never sinking the rest."""
+"""`course grade` on the tiny lesson: mechanics, the hostile catalogue, crash safety, Dask."""
 import csv
 import json
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 
 import pytest
 
-from autograder import grading, samples
-from conftest import course_cmd
+import catalogue
+from autograder import grading, notebooks, samples, sandbox
+from conftest import ROOT, course_cmd
+
 
 def _csv(path):
     with open(path, newline="", encoding="utf-8") as f:
         return {row["student_id"]: row for row in csv.DictReader(f)}
 
 
+def _gradebook_students(workspace, lesson="00-tiny"):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
+        return sorted(s.student.id for s in gb.find_assignment(lesson).submissions)
+
+
 @pytest.fixture
-def tiny_class(tiny_root, tmp_path):
-    """Released tiny lesson plus submissions: the three samples and assorted broken ones."""
+def released(tiny_root):
     assert course_cmd("release", cwd=tiny_root).returncode == 0
+    return notebooks.read(tiny_root / "lessons" / "00-tiny" / "00-tiny.ipynb")
+
+
+def test_grades_samples_and_writes_reports(released, tiny_root, tmp_path):
     subs = samples.write_samples("00-tiny", tmp_path / "subs")
-    (subs / "dave").mkdir()
-    (subs / "dave" / "00-tiny.ipynb").write_text("{ this is not json")
-    (subs / "erin").mkdir()
-    (subs / "frank").mkdir()
-    (subs / "frank" / "00-tiny.ipynb").write_text(json.dumps(
-        {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    (subs / "bad name!").mkdir()
-    return subs
-
-
-def test_grades_a_tiny_class(tiny_class, tmp_path, tiny_root):
     workspace = tmp_path / "ws"
-    done = course_cmd("grade", "00", "--submissions", str(tiny_class), "--workspace", str(workspace), cwd=tiny_root)
+    done = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(workspace), "--jobs", "2",
+                      cwd=tiny_root)
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = _csv(workspace / "reports" / "00-tiny" / "grades.csv")
+    out = workspace / "reports" / "00-tiny"
+    rows = _csv(out / "grades.csv")
     assert list(next(iter(rows.values()))) == grading.GRADES_FIELDS
     # 2 + 3 points of code, 1 point written (awaits a person).
-    assert rows["alice"]["score"] == "5.0" and rows["alice"]["max_score"] == "6.0"
-    assert rows["alice"]["status"] == "graded" and "await manual grading" in rows["alice"]["message"]
-    assert rows["bob"]["score"] == "0.0" and rows["bob"]["status"] == "graded"
+    assert (rows["alice"]["score"], rows["alice"]["max_score"], rows["alice"]["status"]) == ("5.0", "6.0", "graded")
+    assert "await manual grading" in rows["alice"]["message"]
+    assert (rows["bob"]["score"], rows["bob"]["status"]) == ("0.0", "graded")
     assert rows["carol"]["score"] == "2.0"
-    assert rows["dave"]["status"] == "error" and "not valid JSON" in rows["dave"]["message"]
-    assert rows["erin"]["status"] == "error" and "no notebook found" in rows["erin"]["message"]
-    assert rows["frank"]["status"] == "error" and "is not the 00-tiny notebook" in rows["frank"]["message"]
-    assert rows["bad name!"]["status"] == "error" and "not a valid student id" in rows["bad name!"]["message"]
-    feedback = workspace / "reports" / "00-tiny" / "feedback"
-    assert sorted(p.name for p in feedback.iterdir()) == ["alice.html", "bob.html", "carol.html"]
-    page = (feedback / "bob.html").read_text()
+    assert _gradebook_students(workspace) == ["alice", "bob", "carol"]
+    tests = list(csv.DictReader(open(out / "tests.csv")))
+    assert {t["test"]: t["passed"] for t in tests} == {"test_double": "2", "test_square": "1"}
+    assert (out / "scores.png").stat().st_size > 1000
+    page = (out / "feedback" / "bob.html").read_text()
     assert "is not written yet" in page
     assert "arange(4)" not in page and "HIDDEN TESTS" not in page, "feedback must not show hidden tests"
+    assert "course-grader" not in page, "the grader's markers and probes must not reach students"
 
 
-def test_regrading_is_idempotent_and_accepts_a_zip(tiny_class, tmp_path, tiny_root):
-    archive = tmp_path / "class.zip"
+def test_hostile_and_malformed_catalogue(released, tiny_root, tmp_path):
+    """Every attack ends as it should, and the gradebook is consistent afterwards."""
+    subs, workspace = tmp_path / "subs", tmp_path / "ws"
+    secret = [str(tiny_root / "solutions"), str(workspace), str(ROOT / "solutions"), str(ROOT / "autograder")]
+    cases = catalogue.write_hostile(released, subs, secret, str(workspace / "gradebook.db"))
+    assert len(cases) >= 15
+    other = notebooks.read(ROOT / "lessons" / "01-neural-network-basics" / "01-neural-network-basics.ipynb")
+    malformed = catalogue.write_malformed(released, other, subs)
+    assert len(malformed) >= 10
+    cases.update(malformed)
+    settings = grading.Settings(jobs=2, cell_timeout=catalogue.CELL_TIMEOUT, timeout=120,
+                                limits=sandbox.Limits(**catalogue.LIMITS))
+    results = grading.grade("00-tiny", subs, workspace, settings, log=lambda m: None)
+    wrong = []
+    for r in results:
+        c = cases[r.student_id]
+        if not (r.status in c.statuses and c.min_score <= r.score <= c.max_score and c.message in r.message):
+            wrong.append(f"{r.student_id}: {r.status} {r.score} {r.message!r}, expected {c}")
+    assert not wrong, "\n".join(wrong)
+    assert sorted(r.student_id for r in results) == sorted(cases)
+    # Never a silent full score: a full score from a hostile notebook is always flagged.
+    for r in results:
+        if r.student_id in catalogue.HOSTILE and r.score >= 5 and r.student_id != "huge_output":
+            assert r.status == "flagged", r
+    # The gradebook holds exactly the students whose notebooks ran, once each.
+    assert _gradebook_students(workspace) == sorted(r.student_id for r in results if r.tests)
+
+
+def test_lms_zip_with_duplicates_and_strays(released, tiny_root, tmp_path):
+    good = samples.answered("00-tiny", 1.0)
+    archive = tmp_path / "lms.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        for path in (tiny_class / "alice").rglob("*"):
-            zf.write(path, f"submissions/{path.relative_to(tiny_class)}")
-    workspace = tmp_path / "ws"
-    for _ in range(2):
-        done = course_cmd("grade", "00-tiny", "--submissions", str(archive), "--workspace", str(workspace),
-                          cwd=tiny_root)
-        assert done.returncode == 0, done.stdout + done.stderr
-        rows = _csv(workspace / "reports" / "00-tiny" / "grades.csv")
-        assert list(rows) == ["alice"] and rows["alice"]["score"] == "5.0"
+        zf.writestr("s001_attempt_1_00-tiny.ipynb", notebooks.nbformat.writes(good))
+        zf.writestr("s002_first.ipynb", notebooks.nbformat.writes(good))
+        zf.writestr("s002_second.ipynb", notebooks.nbformat.writes(good))
+        zf.writestr("README.txt", "not a submission")
+    results = {r.student_id: r for r in grading.grade("00-tiny", archive, tmp_path / "ws", log=lambda m: None)}
+    assert results["s001"].status == "graded" and results["s001"].score == 5
+    assert results["s002"].status == "error" and "2 submissions for this student" in results["s002"].message
+    assert results["README.txt"].status == "error" and "not a submission" in results["README.txt"].message
 
 
 def test_zip_that_escapes_its_folder_is_refused(tmp_path, tiny_root):
@@ -71,3 +105,53 @@ def test_zip_that_escapes_its_folder_is_refused(tmp_path, tiny_root):
     with pytest.raises(SystemExit, match="outside its folder"):
         grading.collect("00-tiny", archive, tmp_path / "ws")
     assert not (tmp_path / "outside").exists()
+
+
+def test_killed_grader_resumes_without_losing_or_regrading(released, tiny_root, tmp_path):
+    subs, workspace = tmp_path / "subs", tmp_path / "ws"
+    for i in range(6):
+        notebooks.write(samples.answered("00-tiny", i % 2), subs / f"s{i}" / "00-tiny.ipynb")
+    args = [sys.executable, "-m", "course_lib.cli", "grade", "00", "--submissions", str(subs),
+            "--workspace", str(workspace), "--jobs", "1"]
+    proc = subprocess.Popen(args, cwd=tiny_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    results_dir = workspace / "results" / "00-tiny"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(results_dir.glob("*.json"))) < 2:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished_before = len(list(results_dir.glob("*.json")))
+    assert 2 <= finished_before < 6, "the kill should land mid-batch"
+    again = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(workspace), cwd=tiny_root)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"{finished_before} student(s) already graded" in again.stdout
+    rows = _csv(workspace / "reports" / "00-tiny" / "grades.csv")
+    assert {sid: row["score"] for sid, row in rows.items()} == {f"s{i}": ("5.0" if i % 2 else "0.0") for i in range(6)}
+    assert _gradebook_students(workspace) == [f"s{i}" for i in range(6)]
+    third = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(workspace), cwd=tiny_root)
+    assert "6 student(s) already graded" in third.stdout
+    assert _csv(workspace / "reports" / "00-tiny" / "grades.csv") == rows, "re-grading must be idempotent"
+
+
+def test_grading_on_a_dask_cluster_matches_local(released, tiny_root, tmp_path):
+    from dask.distributed import LocalCluster
+
+    subs = samples.write_samples("00-tiny", tmp_path / "subs")
+    local = grading.grade("00-tiny", subs, tmp_path / "local", log=lambda m: None)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = grading.grade("00-tiny", subs, tmp_path / "dask", grading.Settings(cluster=cluster.scheduler_address),
+                               log=lambda m: None)
+    assert [(r.student_id, r.score, r.status) for r in remote] == [(r.student_id, r.score, r.status) for r in local]
+
+
+def test_default_workspace_is_ignored_by_git():
+    done = subprocess.run(["git", "check-ignore", "-q", "grading/reports/x/grades.csv"], cwd=ROOT)
+    assert done.returncode == 0
+
+
+def test_sandbox_is_available_here():
+    sandbox.check()  # CI installs bubblewrap with `make system`; grading refuses to run unconfined otherwise
+    argv = sandbox.kernel_argv(ROOT / "scratch", ROOT / "run", sandbox.Limits(), {"A": "1"})
+    assert argv[0] == "bwrap" and "--unshare-net" in argv and argv[-1] == "{connection_file}"
+    assert not any(str(ROOT / "solutions") == a or str(ROOT / "autograder") == a for a in argv)

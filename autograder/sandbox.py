@@ -1,0 +1,134 @@
+"""The jail a student's kernel runs in.
+
+bubblewrap gives the kernel its own mount, PID, network, IPC and UTS namespaces:
+it sees the Python installation, `course_lib` and the datasets read-only, one
+empty scratch folder as home, working directory and /tmp, and nothing else: not
+the course repository, the gradebook, the hidden tests or other students' work.
+There is no network (the kernel talks to the grader over Unix sockets in a
+folder bound into the jail). When the grader runs as root the kernel drops to the
+unprivileged user ``nobody``, so the process limit really limits it; CPU time,
+memory, file size and open files are capped with rlimits.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+NOBODY = 65534
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 900          # CPU time for the whole kernel
+    memory_mb: int = 6144           # address space; TensorFlow reserves a lot of it
+    processes: int = 512            # threads count too: TF and BLAS use dozens
+    file_mb: int = 200              # largest file the kernel may write
+    open_files: int = 1024
+    scratch_mb: int = 1024          # total size of the scratch folder (watched by the worker)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class SandboxUnavailable(RuntimeError):
+    pass
+
+
+def check() -> None:
+    """Raise SandboxUnavailable, naming the fix, if this machine cannot build the jail."""
+    if sys.platform != "linux":
+        raise SandboxUnavailable("the grading sandbox needs Linux (bubblewrap); use --no-sandbox only for trusted notebooks")
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable("bubblewrap is not installed: run `sudo apt-get install bubblewrap` "
+                                 "(or `make system`), or pass --no-sandbox for trusted notebooks only")
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise SandboxUnavailable(f"bubblewrap cannot create namespaces here ({probe.stderr.strip()}); "
+                                 "run the grader as root or enable unprivileged user namespaces")
+
+
+def _ro_paths() -> list[Path]:
+    """What a kernel must read: the Python installation, the venv, course_lib and the data."""
+    import course_lib
+    from course_lib import datasets
+
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(course_lib.__file__).resolve().parent}
+    for extra in (datasets.data_dir(), datasets.keras_home()):
+        if extra.exists():
+            paths.add(extra.resolve())
+    return sorted(p for p in paths if not str(p).startswith(("/usr/", "/etc/")))
+
+
+def _mkdirs(path: Path) -> list[str]:
+    """bwrap creates missing parents 0700; make each one 0755 so `nobody` can walk through."""
+    args = []
+    for parent in reversed(path.parents):
+        if str(parent) != "/":
+            args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def kernel_argv(scratch: Path, runtime_dir: Path, limits: Limits, env: dict[str, str]) -> list[str]:
+    """The command line that starts an IPython kernel inside the jail.
+
+    Ends with ``{connection_file}``, which jupyter_client fills in.
+    """
+    args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+            "--die-with-parent", "--new-session", "--clearenv",
+            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
+            "--proc", "/proc", "--dev", "/dev"]
+    for link in ("lib", "lib64", "bin", "sbin"):
+        if Path(f"/{link}").is_symlink():
+            args += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
+        elif Path(f"/{link}").is_dir():
+            args += ["--ro-bind", f"/{link}", f"/{link}"]
+    # /tmp first: later binds may live below it (the grader's own temporary folders).
+    args += ["--bind", str(scratch), "/scratch", "--bind", str(scratch / "tmp"), "/tmp"]
+    for path in _ro_paths():
+        args += _mkdirs(path) + ["--ro-bind", str(path), str(path)]
+    args += _mkdirs(runtime_dir) + ["--bind", str(runtime_dir), str(runtime_dir), "--chdir", "/scratch"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    # Limits first (while we may still raise them), then drop to `nobody`.
+    args += ["prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_mb * 2**20}",
+             f"--nproc={limits.processes}", f"--fsize={limits.file_mb * 2**20}",
+             f"--nofile={limits.open_files}", "--core=0", "--"]
+    if os.geteuid() == 0:
+        args += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all"]
+    args += [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    return args
+
+
+def prepare_dirs(scratch: Path, runtime_dir: Path) -> None:
+    """Create the scratch and socket folders, owned by the user the kernel runs as."""
+    for folder in (scratch, scratch / "tmp", runtime_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(folder, NOBODY, NOBODY)
+        folder.chmod(0o700)
+    if os.geteuid() == 0:
+        runtime_dir.chmod(0o777)  # the grader (root) writes the connection file, the kernel its sockets
+
+
+def kernel_env(mode: str, threads: int) -> dict[str, str]:
+    """The kernel's whole environment: nothing of the grader's leaks in."""
+    from course_lib import datasets
+    from course_lib.runtime import QUIET_ENV
+
+    env = {
+        "HOME": "/scratch", "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+        "COURSE_MODE": mode, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "MPLCONFIGDIR": "/scratch/.matplotlib", "PYTHONNOUSERSITE": "1", "PYTHONWARNINGS": "ignore",
+        "COURSE_DATA_DIR": str(datasets.data_dir()), "KERAS_HOME": str(datasets.keras_home()),
+        "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
+        **QUIET_ENV,
+    }
+    if "KERAS_BACKEND" in os.environ:
+        env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
+    return env
