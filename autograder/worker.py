@@ -25,13 +25,13 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbgrader.preprocessors import LimitOutput
 
 from autograder import sandbox
 
 KERNEL = "course-sandbox"
 WORKER_MEMORY_BYTES = 4 * 2**30
 MAX_OUTPUT_CHARS = 100_000
+MAX_OUTPUT_LINES = 1000
 
 
 class _SandboxKernelManager(AsyncKernelManager):
@@ -75,6 +75,19 @@ def _kernel_manager(workdir: Path, job: dict) -> AsyncKernelManager:
                                                      "language": "python"}))
     return AsyncKernelManager(kernel_name=KERNEL,
                          kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(workdir / "kernels")]))
+
+
+def _limit_outputs(nb) -> None:
+    """Keep stored outputs small: 1,000 lines or 100,000 characters a stream, 100 traceback lines."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("text")
+            if isinstance(text, str):
+                lines = text.splitlines(keepends=True)
+                if len(lines) > MAX_OUTPUT_LINES or len(text) > MAX_OUTPUT_CHARS:
+                    out["text"] = "".join(lines[:MAX_OUTPUT_LINES])[:MAX_OUTPUT_CHARS] + "\n... (output truncated by the grader)\n"
+            if len(out.get("traceback", [])) > 100:
+                out["traceback"] = out["traceback"][:50] + ["..."] + out["traceback"][-50:]
 
 
 def _kill(km: AsyncKernelManager) -> None:
@@ -126,11 +139,7 @@ def execute(job: dict) -> dict:
                 pass
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    nb, _ = LimitOutput(max_lines=1000, max_traceback=100).preprocess(nb, {})
-    for cell in nb.cells:  # a single enormous line passes the line limit; cap characters too
-        for out in cell.get("outputs", []):
-            if isinstance(out.get("text"), str) and len(out["text"]) > MAX_OUTPUT_CHARS:
-                out["text"] = out["text"][:MAX_OUTPUT_CHARS] + "\n... (output truncated by the grader)\n"
+    _limit_outputs(nb)
     return {"notebook": nb, "error": problem, "seconds": round(time.perf_counter() - start, 2)}
 
 

@@ -1,0 +1,99 @@
+"""Grading speed, measured: ``python -m autograder.benchmark [LESSON] [--students N] [--jobs J]``.
+
+Grades the same N submissions (the lesson's sample answers, alternately right and
+blank) three ways and prints a table:
+
+* plain nbgrader: ``nbgrader autograde`` then ``generate_feedback`` for the class,
+  unsandboxed, one notebook at a time (what an instructor runs by hand);
+* ``course grade --jobs J`` (sandboxed, J notebooks at a time);
+* ``course grade --jobs 1`` with and without the sandbox, for its overhead per notebook.
+
+`course grade` timings include registering the lesson in a fresh gradebook (a few
+seconds); the plain nbgrader timing does not.
+
+It is a benchmark, not a test: run it on a quiet machine. Results also go to
+``build/benchmark-grading.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from autograder import course, grading, notebooks, samples
+from autograder.release import nbgrader
+from course_lib.runtime import QUIET_ENV
+
+
+def _submissions(lesson: str, n: int, out: Path) -> Path:
+    right, blank = samples.answered(lesson, 1.0), samples.answered(lesson, 0.0)
+    for i in range(n):
+        notebooks.write(right if i % 2 == 0 else blank, out / f"student{i:03d}" / f"{lesson}.ipynb")
+    return out
+
+
+def plain_nbgrader(lesson: str, subs: Path, workspace: Path) -> float:
+    workspace.mkdir(parents=True)
+    (workspace / "nbgrader_config.py").write_text(grading.WORKSPACE_CONFIG.split("# Feedback")[0]
+                                                  .replace("from autograder.feedback import ShortTracebacks\n", ""))
+    shutil.copytree(course.root() / "solutions" / lesson, workspace / "source" / lesson)
+    nbgrader(["generate_assignment", lesson, "--force"], cwd=workspace)
+    for folder in subs.iterdir():
+        shutil.copytree(folder, workspace / "submitted" / folder.name / lesson)
+    env = dict(os.environ, **QUIET_ENV, COURSE_MODE="smoke")
+    start = time.perf_counter()
+    done = nbgrader(["autograde", lesson, "--force"], cwd=workspace, env=env)
+    nbgrader(["generate_feedback", lesson, "--force"], cwd=workspace, env=env)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"plain nbgrader failed:\n{done.stdout}{done.stderr}")
+    return seconds
+
+
+def ours(lesson: str, subs: Path, workspace: Path, jobs: int, use_sandbox: bool = True) -> float:
+    start = time.perf_counter()
+    grading.grade(lesson, subs, workspace, grading.Settings(jobs=jobs, use_sandbox=use_sandbox, regrade=True),
+                  log=lambda m: None)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lesson", nargs="?", default="01")
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    lesson = course.resolve([args.lesson])[0]
+    n = args.students
+    with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
+        tmp = Path(tmp)
+        subs = _submissions(lesson, n, tmp / "subs")
+        plain = plain_nbgrader(lesson, subs, tmp / "plain")
+        parallel = ours(lesson, subs, tmp / "parallel", args.jobs)
+        serial = ours(lesson, subs, tmp / "serial", 1)
+        unconfined = ours(lesson, subs, tmp / "unconfined", 1, use_sandbox=False)
+    figures = {
+        "lesson": lesson, "students": n, "jobs": args.jobs, "cores": os.cpu_count(),
+        "plain_nbgrader_s": round(plain, 1), "course_grade_parallel_s": round(parallel, 1),
+        "speedup": round(plain / parallel, 2),
+        "sandboxed_per_notebook_s": round(serial / n, 2), "unconfined_per_notebook_s": round(unconfined / n, 2),
+        "sandbox_overhead_pct": round(100 * (serial - unconfined) / unconfined, 1),
+    }
+    print(f"| {lesson}, {n} submissions, {os.cpu_count()} cores | seconds |\n| --- | ---: |")
+    print(f"| plain nbgrader autograde + feedback | {plain:.1f} |")
+    print(f"| course grade --jobs {args.jobs} (sandboxed) | {parallel:.1f} ({figures['speedup']}x faster) |")
+    print(f"| course grade --jobs 1, sandboxed, per notebook | {serial / n:.2f} |")
+    print(f"| course grade --jobs 1, no sandbox, per notebook | {unconfined / n:.2f} "
+          f"(sandbox overhead {figures['sandbox_overhead_pct']} %) |")
+    out = course.root() / "build" / "benchmark-grading.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
