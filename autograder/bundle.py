@@ -37,6 +37,8 @@ STUDENT_README = """\
 3. Open the lessons: `.venv/bin/jupyter lab lessons/`, one folder per lesson.
    Write your answers where a cell says `YOUR CODE HERE` / `YOUR ANSWER HERE`,
    run the visible tests under each exercise, and hand in the notebook.
+   Keep everything an answer needs inside its answer cell: cells you add are not run
+   when the notebook is graded.
 """
 
 
