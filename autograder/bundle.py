@@ -45,8 +45,8 @@ STUDENT_README = """\
 def _secrets() -> list[str]:
     """Lines of solution code and hidden tests in solutions/ that appear nowhere else in them.
 
-    A line that also stands in a public part of the notebook (a visible test, a demo)
-    gives nothing away, so it is not a secret.
+    A line that also stands, whole or within a longer line, in a public part of the
+    notebook (prose, a visible test, a demo) gives nothing away, so it is not a secret.
     """
     hidden, public = set(), set()
     for lesson in course.lessons():
@@ -62,7 +62,8 @@ def _secrets() -> list[str]:
                     inside = False
                 elif len(stripped) > 24:
                     (hidden if inside else public).add(stripped)
-    return sorted(hidden - public)
+    public_text = "\n".join(public)
+    return sorted(h for h in hidden if h not in public_text)
 
 
 def leaks(zip_path: Path) -> list[str]:
