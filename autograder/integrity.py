@@ -55,6 +55,7 @@ SUSPICIOUS_ATTRS = {
     "setprofile": "installs a profiler", "excepthook": "replaces the exception hook",
     "displayhook": "replaces the display hook", "modules": "touches sys.modules",
 }
+TRUSTED_HOOK_MODULES = ("matplotlib", "matplotlib_inline", "IPython", "ipykernel")
 TEST_MODULES = {"checks", "np", "numpy", "keras", "course_lib", "math", "runtime"}
 
 PROBE_CODE = r'''
@@ -62,7 +63,8 @@ def __grader_probe(__tag):
     import sys, json, hashlib, inspect
     ip = get_ipython()
     state = {
-        "events": {k: len(v) for k, v in ip.events.callbacks.items()},
+        "events": {k: sorted(f"{getattr(cb, '__module__', '?')}:{getattr(cb, '__qualname__', type(cb).__name__)}"
+                             for cb in v) for k, v in ip.events.callbacks.items()},
         "input_transformers": len(ip.input_transformers_cleanup) + len(ip.input_transformers_post),
         "ast_transformers": len(ip.ast_transformers),
         "custom_exceptions": repr(ip.custom_exceptions),
@@ -267,7 +269,10 @@ def verdict(executed: nbformat.NotebookNode, nonce: str) -> tuple[nbformat.Noteb
     if "before" in probes and "after" in probes:
         before, after = probes["before"], probes["after"]
         changed = [k for k in before if k not in ("helper_names", "events", "names") and before[k] != after.get(k)]
-        changed += [f"events.{k}" for k, v in after.get("events", {}).items() if v > before["events"].get(k, 0)]
+        # Matplotlib's inline backend registers its own hook at the first figure.
+        changed += [f"events.{k}" for k, v in after.get("events", {}).items()
+                    for cb in set(v) - set(before["events"].get(k, []))
+                    if not cb.startswith(TRUSTED_HOOK_MODULES)]
         # A name the tests use that was bound before the answers must still be the same thing
         # (names first imported later, e.g. by a demo cell, are fine).
         changed += [f"`{k}` rebound" for k, v in before.get("names", {}).items()
