@@ -62,6 +62,8 @@ PROBE_CODE = r'''
 def __grader_probe(__tag):
     import sys, json, hashlib, inspect
     ip = get_ipython()
+    import os, course_lib
+    __installed = (sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(course_lib.__file__)) + "/course_lib")
     state = {
         "events": {k: sorted(f"{getattr(cb, '__module__', '?')}:{getattr(cb, '__qualname__', type(cb).__name__)}"
                              for cb in v) for k, v in ip.events.callbacks.items()},
@@ -74,8 +76,12 @@ def __grader_probe(__tag):
                   for n in ("checks", "np", "keras", "runtime", "datasets", "print", "len", "abs", "isinstance")},
         "builtins": sorted(n for n in dir(__import__("builtins"))
                            if getattr(getattr(__import__("builtins"), n), "__module__", "builtins") not in ("builtins", None)),
-        "shadowed": sorted(n for n, m in list(sys.modules.items())
-                           if str(getattr(m, "__file__", "") or "").startswith(("/scratch", "/tmp"))),
+        # Modules loaded from the writable folders; TensorFlow's autograph writes its
+        # generated modules (named __autograph_generated_...) to /tmp, which is expected.
+        # (The installation itself may live below /tmp, read-only: that is not the student's.)
+        "shadowed": sorted(n for n, m in list(sys.modules.items()) if not n.startswith("__")
+                           and str(getattr(m, "__file__", "") or "").startswith(("/scratch", "/tmp"))
+                           and not str(getattr(m, "__file__", "")).startswith(__installed)),
     }
     helpers = {}
     for modname in ("course_lib.checks", "numpy", "numpy.testing"):
@@ -253,7 +259,10 @@ def verdict(executed: nbformat.NotebookNode, nonce: str) -> tuple[nbformat.Noteb
                 prefix = f"{PROBE_TAG}:"
                 if line.startswith(prefix) and f":{nonce}" in line:
                     when, rest = line[len(prefix):].split(":", 1)
-                    probes[when] = json.loads(rest[len(nonce):])
+                    try:
+                        probes[when] = json.loads(rest[len(nonce):])
+                    except ValueError:
+                        probes["damaged"] = {}
     flags, unfinished = [], []
     graded.cells = [c for c in graded.cells if PROBE_TAG not in c.metadata.get("tags", [])]
     for cell in graded.cells:
@@ -266,7 +275,9 @@ def verdict(executed: nbformat.NotebookNode, nonce: str) -> tuple[nbformat.Noteb
                     "error", ename="TestDidNotFinish", evalue="this test did not run to the end", traceback=[]))
     if unfinished:
         flags.append(f"tests reported no error but did not finish: {', '.join(unfinished)}")
-    if "before" in probes and "after" in probes:
+    if "damaged" in probes:
+        flags.append("the grader's kernel check printed damaged output")
+    elif "before" in probes and "after" in probes:
         before, after = probes["before"], probes["after"]
         changed = [k for k in before if k not in ("helper_names", "events", "names") and before[k] != after.get(k)]
         # Matplotlib's inline backend registers its own hook at the first figure.
@@ -279,9 +290,12 @@ def verdict(executed: nbformat.NotebookNode, nonce: str) -> tuple[nbformat.Noteb
                     if v != "NoneType" and after.get("names", {}).get(k) != v]
         if changed:
             detail = changed
+            if "shadowed" in changed:
+                new = sorted(set(after["shadowed"]) - set(before["shadowed"]))
+                detail = [c for c in detail if c != "shadowed"] + [f"modules loaded from its own files: {', '.join(new[:5])}"]
             if "helpers" in changed:
                 names = [n for n, h in after["helper_names"].items() if before["helper_names"].get(n) != h]
-                detail = [c for c in changed if c != "helpers"] + [f"patched {', '.join(names[:5])}"]
+                detail = [c for c in detail if c != "helpers"] + [f"patched {', '.join(names[:5])}"]
             flags.append(f"the kernel was tampered with: {', '.join(detail)}")
     elif "before" in probes:
         flags.append("the grader's final check did not run (the notebook stopped early or hid it)")

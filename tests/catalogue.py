@@ -101,7 +101,7 @@ HOSTILE = {
                                  "    reached = True\nexcept OSError:\n    reached = False\nassert not reached\n" + DOUBLE_OK),
                      Case("uses_network", ("flagged",), 5, "socket", min_score=2)),
     "shadows_a_module": (dict(double="with open('shadowmod.py', 'w') as f:\n    f.write('X = 1')\nimport shadowmod\n" + DOUBLE_OK),
-                         Case("shadows_a_module", ("flagged",), 5, "shadowed")),
+                         Case("shadows_a_module", ("flagged",), 5, "shadowmod")),
     # Take the batch down.
     "infinite_loop": (dict(double="while True:\n    pass\n"), Case("infinite_loop", ("error",), 0, "ran longer than")),
     "memory_bomb": (dict(double="hog = bytearray(64 * 2**30)\n" + DOUBLE_WRONG), Case("memory_bomb", ("graded", "error"), 0)),
