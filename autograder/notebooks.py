@@ -77,6 +77,8 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, *, mode: str, backend: str | N
         raise NotebookError(f"the kernel died ({_first_line(exc)})") from exc
     except CellExecutionError as exc:
         raise NotebookError(f"a cell raised an error: {_error_summary(exc)}") from exc
+    except AssertionError as exc:  # nbclient's clean-up can trip over a kernel that died mid-cell
+        raise NotebookError("the kernel died while running the notebook") from exc
     return time.perf_counter() - start
 
 
