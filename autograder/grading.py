@@ -19,7 +19,6 @@ resume where it stopped and skip students already graded) and ``reports/LESSON/`
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -34,11 +33,11 @@ from pathlib import Path
 
 from autograder import course, integrity, notebooks, reports, sandbox, worker
 from autograder.release import nbgrader
+from autograder.reports import GRADES_FIELDS  # noqa: F401  (part of this module's interface)
 
 STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_UNZIPPED_BYTES = 2 * 2**30
-GRADES_FIELDS = ["student_id", "lesson", "score", "max_score", "status", "message"]
 
 WORKSPACE_CONFIG = """\
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
@@ -401,15 +400,3 @@ def summary(results: list[Result]) -> str:
     for r in results:
         lines.append(f"{r.student_id:<{width}}  {r.score:>6.1f} / {r.max_score:<4g}  {r.status:<7}  {r.message}")
     return "\n".join(lines)
-
-
-def write_csv(results: list[Result], path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=GRADES_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for r in results:
-            writer.writerow(asdict(r))
-    tmp.replace(path)
-
-

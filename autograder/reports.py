@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import csv
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 from autograder.release import nbgrader
+
+GRADES_FIELDS = ["student_id", "lesson", "score", "max_score", "status", "message"]
+
+
+def write_csv(results, path: Path) -> None:
+    """grades.csv, written whole or not at all."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=GRADES_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for r in results:
+            writer.writerow(asdict(r))
+    tmp.replace(path)
 
 
 def feedback(lesson: str, students: list[str], workspace: Path, out: Path) -> list[str]:
@@ -56,8 +70,6 @@ def score_plot(lesson: str, results, path: Path) -> None:
 
 
 def write(lesson: str, results, workspace: Path, log=print) -> Path:
-    from autograder.grading import write_csv
-
     out = workspace / "reports" / lesson
     out.mkdir(parents=True, exist_ok=True)
     write_csv(results, out / "grades.csv")

@@ -1,6 +1,5 @@
 """`course grade` on the tiny lesson: mechanics, the hostile catalogue, crash safety, Dask."""
 import csv
-import json
 import signal
 import subprocess
 import sys
