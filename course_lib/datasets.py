@@ -402,3 +402,52 @@ def fetch(name: str, *, force: bool = False, log: Callable[[str], None] = print)
     where = available(name)
     log(f"{name}: downloaded and verified into {target}")
     return where
+
+
+# ------------------------------------------------------------------------------ photos
+
+# Real photographs that installed packages ship, so image-processing demos need no download.
+_SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel", "coins")
+_OPENCV_PHOTOS_DIR = "/usr/share/doc/opencv-doc/examples/data"
+
+
+def photos() -> list[str]:
+    """Names that `photo` accepts: scikit-image's photographs, then opencv-doc's (if installed)."""
+    names = list(_SKIMAGE_PHOTOS)
+    folder = Path(_OPENCV_PHOTOS_DIR)
+    if folder.is_dir():
+        names += sorted(p.name for p in folder.glob("*.jpg"))
+    return names
+
+
+def photo(name: str = "astronaut", *, grey: bool = False) -> np.ndarray:
+    """A real photograph as a uint8 array, (H, W, 3) RGB or (H, W) when ``grey``.
+
+    ``name`` is one of scikit-image's bundled images (``"astronaut"``, ``"coffee"``,
+    ...) or a ``.jpg`` from the opencv-doc package (``"fruits.jpg"``, ``"baboon.jpg"``).
+    """
+    if name in _SKIMAGE_PHOTOS:
+        import skimage.data
+
+        image = getattr(skimage.data, name)()
+    elif name.endswith(".jpg") and "/" not in name:
+        import cv2
+
+        path = Path(_OPENCV_PHOTOS_DIR) / name
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(
+                f"Photo {name!r} is not available here ({path} is missing). "
+                "Provision it with `sudo apt-get install opencv-doc`, or pick one of scikit-image's: "
+                + ", ".join(_SKIMAGE_PHOTOS) + "."
+            )
+        image = image[:, :, ::-1]  # OpenCV reads BGR
+    else:
+        raise DataError(f"unknown photo {name!r}; known: {', '.join(photos())}")
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    if grey and image.ndim == 3:
+        # ITU-R BT.601 luma, the weights OpenCV and most textbooks use.
+        image = np.round(image @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
+    if not grey and image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return image

@@ -241,3 +241,23 @@ def test_imdb_parser_matches_keras_conventions(tmp_path, monkeypatch):
     (x_small, _), _ = datasets.load("imdb", smoke=False, num_words=9)
     assert list(x_small[0]) == [1, 4, 8, 2]  # words beyond num_words become OOV (2)
     assert y_train.tolist() == [1, 0]
+
+
+def test_photos_are_real_images_in_both_forms():
+    colour = datasets.photo("astronaut")
+    grey = datasets.photo("astronaut", grey=True)
+    assert colour.shape == (512, 512, 3) and colour.dtype == np.uint8
+    assert grey.shape == (512, 512) and grey.dtype == np.uint8
+    assert colour.std() > 20  # a photograph, not a blank
+    assert datasets.photo("camera").shape == (512, 512, 3)  # grey source, RGB on request
+    assert "coffee" in datasets.photos()
+
+
+def test_opencv_photo_is_rgb_and_unknown_names_are_refused():
+    if "fruits.jpg" in datasets.photos():
+        fruits = datasets.photo("fruits.jpg")
+        assert fruits.ndim == 3 and fruits.shape[2] == 3
+    with pytest.raises(datasets.DataError, match="unknown photo"):
+        datasets.photo("../etc/passwd")
+    with pytest.raises(datasets.DataError, match="opencv-doc"):
+        datasets.photo("not-there.jpg")
