@@ -5,6 +5,7 @@ failed test) with what was expected, what came back, and a hint when one helps.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -72,6 +73,40 @@ def check_equal(got: Any, expected: Any, name: str = "your answer", hint: str | 
 def check_true(condition: bool, message: str, hint: str | None = None) -> None:
     if not condition:
         _fail(message, hint)
+
+
+FRAMEWORKS = ("keras", "tensorflow", "jax", "jaxlib", "torch", "scipy")
+
+
+def check_no_framework(fn: Callable, *args, forbidden: tuple[str, ...] = FRAMEWORKS, **kwargs) -> Any:
+    """Call ``fn(*args, **kwargs)`` and fail if it reached into a forbidden package.
+
+    For exercises that ask for NumPy alone: every Python and C function the call runs
+    is looked at, however it was imported or renamed. Returns the call's result.
+    """
+    reached: set[str] = set()
+
+    def profiler(frame, event, arg):
+        if event == "call":
+            module = frame.f_globals.get("__name__") or ""
+        elif event == "c_call":
+            module = getattr(arg, "__module__", None) or ""
+        else:
+            return
+        if module.split(".")[0] in forbidden:
+            reached.add(module)
+
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        result = call(fn, *args, **kwargs)
+    finally:
+        sys.setprofile(previous)
+    if reached:
+        name = getattr(fn, "__name__", "this function")
+        _fail(f"`{name}` used {', '.join(sorted(reached))}; this exercise asks for NumPy only.",
+              "write the computation with NumPy arrays and operations.")
+    return result
 
 
 def passed(what: str = "the visible tests") -> None:

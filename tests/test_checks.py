@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 
@@ -41,3 +43,26 @@ def test_call_turns_the_release_placeholder_into_advice():
 
 def test_check_failures_count_as_failed_tests():
     assert issubclass(checks.CheckFailed, AssertionError)
+
+
+def test_check_no_framework_catches_calls_however_imported():
+    import keras
+    import scipy.signal
+
+    from course_lib.checks import CheckFailed, check_no_framework
+
+    def numpy_only(x):
+        return np.maximum(x, 0)
+
+    relu = keras.ops.relu  # renamed, so a search of the source would miss it
+
+    def sneaky(x):
+        return np.asarray(relu(x))
+
+    x = np.array([-1.0, 2.0])
+    assert check_no_framework(numpy_only, x).tolist() == [0.0, 2.0]
+    with pytest.raises(CheckFailed, match="keras"):
+        check_no_framework(sneaky, x)
+    with pytest.raises(CheckFailed, match="scipy"):
+        check_no_framework(lambda a: scipy.signal.correlate(a, a), x)
+    assert sys.getprofile() is None  # the profiler is always taken off again
