@@ -13,7 +13,7 @@ FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 DIGITS  := /usr/share/doc/opencv-doc/examples/data/digits.png
 DEBIAN_PACKAGES := dataset-fashion-mnist opencv-doc bubblewrap
 
-.PHONY: install system data demo test lab release run-smoke run-full doctor clean
+.PHONY: install system data demo test lab release run-smoke run-full backends results doctor clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,10 +60,20 @@ doctor: install
 	$(BIN)/course doctor
 
 run-smoke: data
-	$(BIN)/course run --mode smoke
+	$(BIN)/course run --mode smoke --record
 
 run-full: data
-	$(BIN)/course run --mode full
+	$(BIN)/course run --mode full --record
+
+# Every lesson in smoke mode on each Keras backend, tabulated in docs/results.md.
+# PyTorch is not in requirements.txt; where it is not installed the table says so.
+backends: data
+	-$(BIN)/course run --mode smoke --backend tensorflow --record --out build/run-smoke-tensorflow
+	-$(BIN)/course run --mode smoke --backend jax --record --out build/run-smoke-jax
+	-$(BIN)/course run --mode smoke --backend torch --record --out build/run-smoke-torch
+
+results: install
+	$(BIN)/course results
 
 clean:
 	rm -rf build grading .pytest_cache

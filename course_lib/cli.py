@@ -1,13 +1,14 @@
 """The `course` command.
 
 Students have `doctor` and `data`; instructors, who also have the `autograder`
-package, have `run`, `release`, `refresh`, `grade`, `bundle` and `demo`.
+package, have `run`, `results`, `release`, `refresh`, `grade`, `bundle` and `demo`.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import importlib.metadata
+import json
 import os
 import platform
 import shutil
@@ -124,10 +125,36 @@ def cmd_run(args) -> int:
     course, runner = _instructor("course"), _instructor("runner")
     lessons = course.resolve(args.lessons)
     out = Path(args.out or course.root() / "build" / f"run-{args.mode}")
+    missing = runner.backend_missing(args.backend)
+    if missing and not args.record:
+        raise SystemExit(f"Cannot run on the {args.backend} backend: {missing}.")
     report = runner.run(lessons, args.mode, out, backend=args.backend, timeout=args.timeout)
     print((out / "report.md").read_text())
     print(f"executed notebooks and report.json/report.md in {out}")
+    if args.record:
+        results = _instructor("results")
+        print(f"recorded in {results.add(report)}; docs/results.md regenerated")
+        results.write()
     return 0 if all(r["status"] == "passed" for r in report["lessons"]) else 1
+
+
+def cmd_results(args) -> int:
+    results = _instructor("results")
+    for path in args.add:
+        try:
+            report = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"Cannot read run report {path}: {exc}") from None
+        print(f"{path} recorded in {results.add(report)}")
+    if args.check:
+        if results.write(check=True):
+            print("docs/results.md matches docs/runs/")
+            return 0
+        print("docs/results.md is out of date with docs/runs/ (run `course results`)")
+        return 1
+    results.write()
+    print("docs/results.md and docs/figures/ regenerated")
+    return 0
 
 
 def cmd_grade(args) -> int:
@@ -179,7 +206,14 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend (default: KERAS_BACKEND)")
     r.add_argument("--out", help="folder for executed notebooks and the report (default build/run-MODE)")
     r.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    r.add_argument("--record", action="store_true",
+                   help="file the report under docs/runs/ and regenerate docs/results.md")
     r.set_defaults(fn=cmd_run)
+
+    res = sub.add_parser("results", help="regenerate docs/results.md from the run records in docs/runs/")
+    res.add_argument("--add", nargs="*", default=[], metavar="REPORT", help="report.json files to record first")
+    res.add_argument("--check", action="store_true", help="only compare; exit 1 if the page has drifted")
+    res.set_defaults(fn=cmd_results)
 
     rel = sub.add_parser("release", help="regenerate lessons/ from solutions/ with nbgrader")
     rel.add_argument("lessons", nargs="*")

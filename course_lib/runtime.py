@@ -77,6 +77,16 @@ def devices() -> list[str]:
     return ["cpu"]
 
 
+def backend_version(backend: str) -> str:
+    """The version of the library behind a Keras backend, or "not installed"."""
+    import importlib
+
+    try:
+        return importlib.import_module(backend).__version__
+    except ImportError:
+        return "not installed"
+
+
 def _configure_plots() -> None:
     import matplotlib
 
@@ -91,6 +101,7 @@ def setup(seed: int = DEFAULT_SEED) -> dict:
     quiet_logs()
     current = mode()
     import keras
+    import numpy as np
 
     set_seeds(seed)
     _configure_plots()
@@ -98,6 +109,8 @@ def setup(seed: int = DEFAULT_SEED) -> dict:
         "mode": current,
         "backend": keras.config.backend(),
         "keras": keras.__version__,
+        "backend_version": backend_version(keras.config.backend()),
+        "numpy": np.__version__,
         "python": platform.python_version(),
         "devices": devices(),
         "seed": seed,
