@@ -161,7 +161,8 @@ def figures(records: list[dict], lessons: list[str], folder: Path) -> None:
                label=_label(record))
     ax.set_xticks(np.arange(len(lessons)) + 0.4 - width / 2, [name[:2] for name in lessons])
     ax.set(xlabel="lesson", ylabel="wall time (s)", title="Time per lesson")
-    ax.legend(fontsize=8)
+    if shown:
+        ax.legend(fontsize=8)
     fig.savefig(folder / "time_per_lesson.png", **save)
     plt.close(fig)
 
