@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 DIGITS  := /usr/share/doc/opencv-doc/examples/data/digits.png
-DEBIAN_PACKAGES := dataset-fashion-mnist opencv-doc bubblewrap
+FORTUNES := /usr/share/games/fortunes/computers
 
 .PHONY: install system data demo test lab release run-smoke run-full backends results doctor clean
 
@@ -29,6 +29,7 @@ system:
 	@missing=""; \
 	test -f $(FASHION) || missing="$$missing dataset-fashion-mnist"; \
 	test -f $(DIGITS) || missing="$$missing opencv-doc"; \
+	test -f $(FORTUNES) || missing="$$missing fortunes"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -40,7 +41,7 @@ system:
 	fi
 
 data: install system
-	$(BIN)/course data fetch fashion_mnist opencv_digits sklearn_digits
+	$(BIN)/course data fetch fashion_mnist opencv_digits sklearn_digits photo_patches fortunes
 
 demo: data
 	$(BIN)/course demo

@@ -85,12 +85,19 @@ def check_no_framework(fn: Callable, *args, forbidden: tuple[str, ...] = FRAMEWO
     is looked at, however it was imported or renamed. Returns the call's result.
     """
     reached: set[str] = set()
+    # Some extension modules (OpenCV's cv2) give their C functions no __module__; know them by
+    # identity. Such functions live in compiled modules or are re-exported by a top-level
+    # package, so the many pure-Python submodules of a framework are skipped (it is faster).
+    anonymous = {id(value): name for name, mod in list(sys.modules.items())
+                 if mod is not None and name.split(".")[0] in forbidden
+                 and ("." not in name or not str(getattr(mod, "__file__", None) or "").endswith(".py"))
+                 for value in list(vars(mod).values()) if type(value).__name__ == "builtin_function_or_method"}
 
     def profiler(frame, event, arg):
         if event == "call":
             module = frame.f_globals.get("__name__") or ""
         elif event == "c_call":
-            module = getattr(arg, "__module__", None) or ""
+            module = getattr(arg, "__module__", None) or anonymous.get(id(arg), "")
         else:
             return
         if module.split(".")[0] in forbidden:

@@ -160,6 +160,131 @@ def _parse_sklearn_digits(paths: dict[str, Path]) -> tuple:
     return (x_train, y_train), (x_test, y_test)
 
 
+# The fortune files of Debian's `fortunes` package that the "fortunes" dataset knows, and
+# the four topics lessons use by default (large, with distinct vocabularies).
+FORTUNE_FILES = {
+    "computers": "a86be224d9f733b88eeaf8a46ea0427e05cc69c69edcf5f6db47ddf561ca37fd",
+    "food": "78077a65b9288df71e7b2a8e8258cd3b1005d1282f7c7e57ad53927f374df45d",
+    "law": "f04141f94e788b7899e0adb0490d182ce711f8fdbb8252343a5257e717e9279d",
+    "love": "4d4fb7c540e5500e44643524dae41dd7d2b21b80be184253fd9f8541f6029fc5",
+    "men-women": "8fc4eb68a8d16826372d9bfdc910c8ab917b8aa59e2aac533f3ec2b49a1314ba",
+    "politics": "b56ca45a046edd5c459090a5c6b335332661b436e814b41ac87bb58065ad6131",
+    "science": "7ab350b142ee6c70c1d8517c5a1b3790c09b190a62859427cad98e6e35a19fcc",
+    "sports": "b71dd524d7bca888ec1014fb849a8a15cf58017c59127e572d393ef7632c35c8",
+}
+FORTUNE_CATEGORIES = ("computers", "men-women", "politics", "science")
+
+
+def _read_fortunes(path: Path) -> list[str]:
+    """The entries of one fortune file: text blocks separated by lines holding only '%'."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    entries, block = [], []
+    for line in text.splitlines():
+        if line.strip() == "%":
+            entries.append("\n".join(block))
+            block = []
+        else:
+            block.append(line.rstrip())
+    entries.append("\n".join(block))
+    return [e.strip("\n") for e in entries if e.strip()]
+
+
+def _parse_fortunes(paths: dict[str, Path], categories=FORTUNE_CATEGORIES) -> tuple:
+    """Texts and topic labels (indices into ``categories``), split 3:1 in every topic.
+
+    The split is fixed without random numbers: the entries of each topic are ordered by
+    the sha256 of their text and every fourth goes to the test set; both sets are then
+    ordered by that hash, which mixes the topics. A text repeated inside a topic is kept
+    once; a text found in two of the chosen topics is dropped (its label is ambiguous).
+    """
+    categories = tuple(categories)
+    unknown = [c for c in categories if c not in FORTUNE_FILES]
+    if unknown or len(set(categories)) != len(categories) or len(categories) < 2:
+        raise DataError(f"fortunes: categories must be two or more distinct names from "
+                        f"{', '.join(FORTUNE_FILES)}; got {list(categories)}")
+    key = lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()  # noqa: E731
+    per_topic = {c: set(_read_fortunes(paths[c])) for c in categories}
+    seen: dict[str, int] = {}
+    for texts in per_topic.values():
+        for t in texts:
+            seen[t] = seen.get(t, 0) + 1
+    train, test = [], []
+    for label, c in enumerate(categories):
+        ordered = sorted((t for t in per_topic[c] if seen[t] == 1), key=key)
+        for i, t in enumerate(ordered):
+            (test if i % 4 == 3 else train).append((key(t), t, label))
+    out = []
+    for part in (train, test):
+        part.sort()
+        texts = np.empty(len(part), dtype=object)
+        texts[:] = [t for _, t, _ in part]
+        out.append((texts, np.array([label for _, _, label in part], dtype=np.int64)))
+    return tuple(out)
+
+
+# Photo patches: the colour photographs scikit-image and opencv-doc ship, cut into small
+# patches and labelled by the photo they come from, so colour features can be tested offline.
+PHOTO_PATCH_SOURCES = ("astronaut", "coffee", "chelsea", "rocket", "baboon.jpg", "fruits.jpg",
+                       "butterfly.jpg", "starry_night.jpg", "building.jpg", "messi5.jpg")
+PHOTO_PATCH_CLASSES = ("astronaut", "coffee", "cat", "rocket", "baboon", "fruits",
+                       "butterfly", "starry night", "building", "football")
+# Blocks (row, column) of each photo's 4 x 4 grid that go to the test set: one per row and column.
+PHOTO_PATCH_TEST_BLOCKS = frozenset({(0, 1), (1, 3), (2, 0), (3, 2)})
+_PHOTO_PATCH_SHA256 = {
+    "baboon.jpg": "1a1dd18d78eec44420af3b0b7f08ee3d41c982916cae3ce203d7ff35d754cc0f",
+    "fruits.jpg": "9c031d80a1c52da5eca790db896baffec6a7e52bf786cdb7bbfca5c7f880e6a1",
+    "butterfly.jpg": "34a99716b78ded10eae87b4880de739d3e68cc7dd1a96812bb28f469d5eeaea8",
+    "starry_night.jpg": "accda7a19a90f22a4a922fdc8c230167d7abf5f80882171e2cee125c5f12481d",
+    "building.jpg": "742a1baad62ac82e91e718e77eedf7e85c2eddc4badfb8c87c6cbc86c45a8b07",
+    "messi5.jpg": "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9",
+}
+
+
+def _parse_photo_patches(paths: dict[str, Path], patch: int = 32) -> tuple:
+    """RGB patches (n, patch, patch, 3) of ten photographs, labelled by photo (PHOTO_PATCH_CLASSES).
+
+    Each photo is centre-cropped to a square, resized to 12 * patch pixels a side
+    (cv2.INTER_AREA) and cut into a 4 x 4 grid of blocks 3 * patch wide. The four blocks
+    in PHOTO_PATCH_TEST_BLOCKS make the test set, the other twelve the training set;
+    inside a block, patches are taken every patch // 2 pixels (5 x 5 per block). Patches
+    overlap only inside a block, so no test pixel is ever seen in training. With the
+    default size: 3,000 training and 1,000 test patches, 300 and 100 per photo, each set
+    shuffled with a fixed seed.
+    """
+    import cv2
+
+    if patch < 2 or patch % 2:
+        raise ValueError(f"patch must be an even number of pixels >= 2, got {patch}")
+    block, stride = 3 * patch, patch // 2
+    parts: dict[str, tuple[list, list]] = {"train": ([], []), "test": ([], [])}
+    for label, source in enumerate(PHOTO_PATCH_SOURCES):
+        if source in paths:
+            image = cv2.imread(str(paths[source]), cv2.IMREAD_COLOR)
+            if image is None:
+                raise ValueError(f"{source} could not be decoded")
+            image = image[:, :, ::-1]  # BGR -> RGB
+        else:
+            image = photo(source)
+        h, w = image.shape[:2]
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        square = np.ascontiguousarray(image[top : top + side, left : left + side])
+        square = cv2.resize(square, (4 * block, 4 * block), interpolation=cv2.INTER_AREA)
+        for br in range(4):
+            for bc in range(4):
+                xs, ys = parts["test" if (br, bc) in PHOTO_PATCH_TEST_BLOCKS else "train"]
+                for r in range(br * block, (br + 1) * block - patch + 1, stride):
+                    for c in range(bc * block, (bc + 1) * block - patch + 1, stride):
+                        xs.append(square[r : r + patch, c : c + patch])
+                        ys.append(label)
+    out = []
+    for seed, split in enumerate(("train", "test")):
+        xs, ys = parts[split]
+        order = np.random.default_rng(seed).permutation(len(xs))
+        out.append((np.stack(xs)[order].astype(np.uint8), np.asarray(ys, dtype=np.uint8)[order]))
+    return tuple(out)
+
+
 # ---------------------------------------------------------------------------- registry
 
 _TFK = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -241,6 +366,30 @@ REGISTRY: dict[str, Dataset] = {
             _parse_sklearn_digits,
             builtin=True,
             notes="ships inside scikit-learn",
+        ),
+        Dataset(
+            "photo_patches",
+            "Photo patches: 3,000 + 1,000 colour 32x32 patches of ten photographs (scikit-image and "
+            "opencv-doc), labelled by photo; train and test patches come from different blocks",
+            tuple(
+                DataFile(n, "https://raw.githubusercontent.com/opencv/opencv/4.x/samples/data/" + n, h)
+                for n, h in _PHOTO_PATCH_SHA256.items()
+            ),
+            _parse_photo_patches,
+            system_dir="/usr/share/doc/opencv-doc/examples/data",
+            system_package="opencv-doc",
+        ),
+        Dataset(
+            "fortunes",
+            "Fortune-cookie texts by topic (Debian's fortunes): texts and labels, split 3:1 per topic; "
+            "choose topics with categories=, default FORTUNE_CATEGORIES",
+            tuple(
+                DataFile(c, f"https://sources.debian.org/data/main/f/fortune-mod/1:1.99.1-7.3/datfiles/{c}", h)
+                for c, h in FORTUNE_FILES.items()
+            ),
+            _parse_fortunes,
+            system_dir="/usr/share/games/fortunes",
+            system_package="fortunes",
         ),
     ]
 }
@@ -451,3 +600,50 @@ def photo(name: str = "astronaut", *, grey: bool = False) -> np.ndarray:
     if not grey and image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     return image
+
+
+# ------------------------------------------------------------------------------ series
+
+# Real time series that statsmodels ships, so forecasting lessons need no download.
+SERIES = {
+    "sunspots": "yearly mean sunspot number, 1700-2008",
+    "co2": "weekly atmospheric CO2 at Mauna Loa (ppm), 1958-2001; the 59 missing weeks are filled "
+           "by linear interpolation",
+    "nile": "yearly flow of the Nile at Aswan (10^8 m^3), 1871-1970",
+    "elnino": "monthly sea-surface temperature of the El Nino region (deg C), 1950-2010",
+}
+
+
+def series(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A real time series as ``(values, index)``: float64 values and their time stamps.
+
+    ``name`` is one of `SERIES`. The index holds years (int64) for the yearly series,
+    ``datetime64[D]`` days for co2 and ``datetime64[M]`` months for elnino.
+    """
+    if name not in SERIES:
+        raise DataError(f"unknown series {name!r}; known: {', '.join(SERIES)}")
+    try:
+        from statsmodels import datasets as sm_datasets
+    except ImportError as exc:
+        raise DataError(f"Series {name!r} ships with statsmodels, which is not installed: "
+                        "`pip install statsmodels`.") from exc
+    if name == "sunspots":
+        frame = sm_datasets.sunspots.load_pandas().data
+        values, index = frame["SUNACTIVITY"].to_numpy(), frame["YEAR"].to_numpy()
+    elif name == "nile":
+        frame = sm_datasets.nile.load_pandas().data
+        values, index = frame["volume"].to_numpy(), frame["year"].to_numpy()
+    elif name == "co2":
+        frame = sm_datasets.co2.load_pandas().data["co2"].interpolate(method="linear")
+        values, index = frame.to_numpy(), frame.index.to_numpy().astype("datetime64[D]")
+    else:  # elnino: one row per year, one column per month
+        frame = sm_datasets.elnino.load_pandas().data
+        values = frame.drop(columns="YEAR").to_numpy().ravel()
+        first = f"{int(frame['YEAR'].iloc[0])}-01"
+        index = np.arange(np.datetime64(first, "M"), np.datetime64(first, "M") + len(values))
+    if name in ("sunspots", "nile"):
+        index = index.astype(np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        raise DataError(f"Series {name!r} has missing values; is statsmodels damaged?")
+    return values, np.asarray(index)

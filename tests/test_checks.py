@@ -66,3 +66,16 @@ def test_check_no_framework_catches_calls_however_imported():
     with pytest.raises(CheckFailed, match="scipy"):
         check_no_framework(lambda a: scipy.signal.correlate(a, a), x)
     assert sys.getprofile() is None  # the profiler is always taken off again
+
+
+def test_check_no_framework_knows_opencv_functions_without_a_module():
+    import cv2
+
+    from course_lib.checks import CheckFailed, check_no_framework
+
+    hist = cv2.calcHist  # OpenCV's C functions carry no __module__
+    image = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(CheckFailed, match="cv2"):
+        check_no_framework(lambda im: hist([im], [0], None, [4], [0, 256]), image, forbidden=("cv2",))
+    assert check_no_framework(lambda im: np.bincount(im[..., 0].ravel(), minlength=4), image,
+                              forbidden=("cv2",)).tolist() == [16, 0, 0, 0]

@@ -243,6 +243,93 @@ def test_imdb_parser_matches_keras_conventions(tmp_path, monkeypatch):
     assert y_train.tolist() == [1, 0]
 
 
+def test_imdb_smoke_subset_keeps_word_lists(tmp_path, monkeypatch):
+    """What lesson 11 does with IMDB: a smoke-sized subset of word-index lists, ready to pad."""
+    n = datasets.SMOKE_SIZES["train"] + 5
+    seqs = np.empty(n, dtype=object)
+    seqs[:] = [[i % 7, 3, 50 + i % 11] for i in range(n)]
+    buf = io.BytesIO()
+    np.savez(buf, x_train=seqs, y_train=np.arange(n) % 2, x_test=seqs, y_test=np.arange(n) % 2)
+    data = buf.getvalue()
+    _with_file(monkeypatch, "imdb", data)
+    target = tmp_path / "data" / "imdb" / "imdb.npz"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    (x_train, y_train), (x_test, y_test) = datasets.load("imdb", smoke=True, num_words=20)
+    assert len(x_train) == len(y_train) == datasets.SMOKE_SIZES["train"]
+    assert len(x_test) == datasets.SMOKE_SIZES["test"]
+    assert list(x_train[1]) == [1, 4, 6, 2] and y_train[:3].tolist() == [0, 1, 0]
+    assert max(max(s) for s in x_train) < 20
+
+
+# ----------------------------------------------------------- fortunes and time series
+
+
+def test_fortunes_from_the_debian_package():
+    assert "fortunes" in datasets.available("fortunes")
+    (x_train, y_train), (x_test, y_test) = datasets.load("fortunes", smoke=False)
+    assert len(x_train) == 2220 and len(x_test) == 738
+    assert np.bincount(y_train).tolist() == [789, 435, 528, 468]  # FORTUNE_CATEGORIES order
+    assert np.bincount(y_test).tolist() == [262, 145, 175, 156]
+    assert not set(x_train) & set(x_test)
+    assert all(isinstance(t, str) and t.strip() and "\n%\n" not in t for t in x_train)
+    (again, _), _ = datasets.load("fortunes", smoke=False)
+    assert list(again) == list(x_train)  # the split is fixed
+    (x_two, y_two), _ = datasets.load("fortunes", smoke=False, categories=("sports", "food"))
+    assert set(y_two.tolist()) == {0, 1} and len(x_two) < 400
+
+
+def _with_fortune_files(monkeypatch, tmp_path, files: dict[str, str]) -> None:
+    """Replace the fortunes registry entry by test-made topic files in the data dir."""
+    spec = datasets.REGISTRY["fortunes"]
+    folder = tmp_path / "data" / "fortunes"
+    folder.mkdir(parents=True)
+    made = []
+    for name, text in files.items():
+        data = text.encode("utf-8")
+        (folder / name).write_bytes(data)
+        made.append(datasets.DataFile(name, f"https://example.invalid/{name}", _sha(data)))
+    monkeypatch.setitem(datasets.REGISTRY, "fortunes", dataclasses.replace(spec, files=tuple(made)))
+
+
+def test_fortunes_parser_splits_each_topic_three_to_one(tmp_path, monkeypatch):
+    computers = "".join(f"Computer joke number {i}.\n\t\t-- someone\n%\n" for i in range(8))
+    computers += "A repeated line.\n%\nA repeated line.\n%\nShared by two topics.\n%\n"
+    science = "Line one\nline two of an entry\n%\n" + "".join(f"Atom {i}\n%\n" for i in range(7))
+    science += "Shared by two topics.\n"  # the last entry needs no closing '%'
+    _with_fortune_files(monkeypatch, tmp_path, {"computers": computers, "science": science})
+    (x_train, y_train), (x_test, y_test) = datasets.load("fortunes", smoke=False, categories=("science", "computers"))
+    texts = list(x_train) + list(x_test)
+    labels = y_train.tolist() + y_test.tolist()
+    assert "Shared by two topics." not in texts  # ambiguous label: dropped
+    assert texts.count("A repeated line.") == 1
+    assert "Line one\nline two of an entry" in texts
+    assert "Computer joke number 3.\n\t\t-- someone" in texts
+    assert labels.count(0) == 8 and labels.count(1) == 9  # science is label 0: the order asked for
+    assert np.bincount(y_test).tolist() == [2, 2]  # every fourth entry of each topic
+    with pytest.raises(datasets.DataError, match="categories must be"):
+        datasets.load("fortunes", smoke=False, categories=("science", "astrology"))
+    with pytest.raises(datasets.DataError, match="categories must be"):
+        datasets.load("fortunes", smoke=False, categories=("science",))
+
+
+def test_series_from_statsmodels():
+    lengths = {"sunspots": 309, "co2": 2284, "nile": 100, "elnino": 732}
+    for name, n in lengths.items():
+        values, index = datasets.series(name)
+        assert values.shape == index.shape == (n,), name
+        assert values.dtype == np.float64 and np.isfinite(values).all(), name
+        assert (np.diff(index).astype(np.int64) > 0).all(), name  # strictly increasing
+    values, years = datasets.series("sunspots")
+    assert years[0] == 1700 and years[-1] == 2008 and values[:3].tolist() == [5.0, 11.0, 16.0]
+    co2, weeks = datasets.series("co2")
+    assert str(weeks[0]) == "1958-03-29" and 310 < co2.min() < co2.max() < 380
+    _, months = datasets.series("elnino")
+    assert str(months[0]) == "1950-01" and str(months[-1]) == "2010-12"
+    with pytest.raises(datasets.DataError, match="unknown series"):
+        datasets.series("dow_jones")
+
+
 def test_photos_are_real_images_in_both_forms():
     colour = datasets.photo("astronaut")
     grey = datasets.photo("astronaut", grey=True)
@@ -261,3 +348,36 @@ def test_opencv_photo_is_rgb_and_unknown_names_are_refused():
         datasets.photo("../etc/passwd")
     with pytest.raises(datasets.DataError, match="opencv-doc"):
         datasets.photo("not-there.jpg")
+
+
+def test_photo_patches_from_the_installed_photos():
+    assert "opencv-doc" in datasets.available("photo_patches")
+    (x_train, y_train), (x_test, y_test) = datasets.load("photo_patches", smoke=False)
+    assert x_train.shape == (3000, 32, 32, 3) and x_test.shape == (1000, 32, 32, 3)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.uint8
+    assert np.bincount(y_train).tolist() == [300] * 10 and np.bincount(y_test).tolist() == [100] * 10
+    assert len(datasets.PHOTO_PATCH_CLASSES) == len(datasets.PHOTO_PATCH_SOURCES) == 10
+    assert x_test.std() > 20  # real photographs, not blanks
+    assert len(set(y_train[:50].tolist())) > 5  # shuffled: a prefix mixes the photos
+    (again_x, again_y), _ = datasets.load("photo_patches", smoke=True)  # deterministic, and small enough for smoke
+    np.testing.assert_array_equal(again_x, x_train)
+    np.testing.assert_array_equal(again_y, y_train)
+
+
+def test_photo_patches_split_never_shares_a_pixel(monkeypatch):
+    """Photos whose pixels encode their own coordinates: no position is in both splits."""
+    def coordinates(name, grey=False):
+        rows, cols = np.mgrid[0:24, 0:24]
+        return np.stack([rows, cols, np.full_like(rows, 7)], axis=-1).astype(np.uint8)
+
+    monkeypatch.setattr(datasets, "photo", coordinates)
+    (x_train, y_train), (x_test, y_test) = datasets._parse_photo_patches({}, patch=2)  # 24 x 24, blocks of 6
+    assert x_train.shape == (10 * 12 * 25, 2, 2, 3) and x_test.shape == (10 * 4 * 25, 2, 2, 3)
+    seen = {split: {(int(r), int(c)) for r, c in x[..., :2].reshape(-1, 2)}
+            for split, x in (("train", x_train), ("test", x_test))}
+    assert not seen["train"] & seen["test"]
+    assert len(seen["train"]) + len(seen["test"]) == 24 * 24
+    test_blocks = {(r // 6, c // 6) for r, c in seen["test"]}
+    assert test_blocks == datasets.PHOTO_PATCH_TEST_BLOCKS
+    with pytest.raises(ValueError, match="even"):
+        datasets._parse_photo_patches({}, patch=3)
