@@ -63,6 +63,7 @@ def _label(record: dict) -> str:
 
 
 def _complete(record: dict, lessons: list[str]) -> bool:
+    """Whether a record covers every lesson that any record ran."""
     done = {r["lesson"] for r in record["lessons"] if r["status"] in ("passed", "missed target")}
     return set(lessons) <= done
 
@@ -181,9 +182,15 @@ def figures(records: list[dict], lessons: list[str], folder: Path) -> None:
     plt.close(fig)
 
 
+def lessons_in(records: list[dict]) -> list[str]:
+    """Every lesson some record ran: the page depends on its records alone, not on the checkout."""
+    return sorted({r["lesson"] for record in records for r in record["lessons"]})
+
+
 def write(check: bool = False) -> bool:
     """Render docs/results.md (and, unless checking, its figures); return whether it was up to date."""
-    records, lessons = load(), course.lessons()
+    records = load()
+    lessons = lessons_in(records)
     text = render(records, lessons)
     page = docs() / "results.md"
     current = page.read_text() if page.exists() else ""
