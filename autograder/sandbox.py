@@ -5,9 +5,10 @@ it sees the Python installation, `course_lib` and the datasets read-only, one
 empty scratch folder as home, working directory and /tmp, and nothing else: not
 the course repository, the gradebook, the hidden tests or other students' work.
 There is no network (the kernel talks to the grader over Unix sockets in a
-folder bound into the jail). When the grader runs as root the kernel drops to the
-unprivileged user ``nobody``, so the process limit really limits it; CPU time,
-memory, file size and open files are capped with rlimits.
+folder bound into the jail). When the grader runs as root the kernel drops to an
+unprivileged user ID of its own (see `kernel_uid`), so the process limit really
+limits it and binds that kernel alone; CPU time, memory, file size and open files
+are capped with rlimits.
 """
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-NOBODY = 65534
+# Kernel user IDs: far above any account's, and unique per worker process, because
+# RLIMIT_NPROC counts all processes of a user ID. Were every kernel `nobody`, one
+# student's fork bomb would use up the process budget of the kernels beside it.
+UID_BASE = 1_500_000_000
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,17 @@ def _ro_paths() -> list[Path]:
     return sorted(p for p in paths if not str(p).startswith(("/usr/", "/etc/")))
 
 
+def kernel_uid() -> int | None:
+    """The user ID this worker's kernel runs as; None when the grader is not root (it cannot switch).
+
+    A worker runs one kernel, and process IDs are unique among live processes, so no two
+    kernels on a machine share a user ID while they run.
+    """
+    return UID_BASE + os.getpid() if os.geteuid() == 0 else None
+
+
 def _mkdirs(path: Path) -> list[str]:
-    """bwrap creates missing parents 0700; make each one 0755 so `nobody` can walk through."""
+    """bwrap creates missing parents 0700; make each one 0755 so the kernel's user can walk through."""
     args = []
     for parent in reversed(path.parents):
         if str(parent) != "/":
@@ -94,24 +107,26 @@ def kernel_argv(scratch: Path, runtime_dir: Path, limits: Limits, env: dict[str,
     args += _mkdirs(runtime_dir) + ["--bind", str(runtime_dir), str(runtime_dir), "--chdir", "/scratch"]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    # Limits first (while we may still raise them), then drop to `nobody`.
+    # Limits first (while we may still raise them), then drop to the kernel's own user ID.
     args += ["prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_mb * 2**20}",
              f"--nproc={limits.processes}", f"--fsize={limits.file_mb * 2**20}",
              f"--nofile={limits.open_files}", "--core=0", "--"]
-    if os.geteuid() == 0:
-        args += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--inh-caps=-all"]
+    uid = kernel_uid()
+    if uid is not None:
+        args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
     args += [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     return args
 
 
 def prepare_dirs(scratch: Path, runtime_dir: Path) -> None:
     """Create the scratch and socket folders, owned by the user the kernel runs as."""
+    uid = kernel_uid()
     for folder in (scratch, scratch / "tmp", runtime_dir):
         folder.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            os.chown(folder, NOBODY, NOBODY)
+        if uid is not None:
+            os.chown(folder, uid, uid)
         folder.chmod(0o700)
-    if os.geteuid() == 0:
+    if uid is not None:
         runtime_dir.chmod(0o777)  # the grader (root) writes the connection file, the kernel its sockets
 
 

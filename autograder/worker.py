@@ -38,7 +38,7 @@ MAX_OUTPUT_LINES = 1000
 class _SandboxKernelManager(AsyncKernelManager):
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)
-        # The kernel runs as `nobody` and must read the file jupyter_client writes 0600.
+        # The kernel runs as its own unprivileged user and must read the file jupyter_client writes 0600.
         os.chmod(self.connection_file, 0o644)
 
 

@@ -1,5 +1,6 @@
 """`course grade` on the tiny lesson: mechanics, the hostile catalogue, crash safety, Dask."""
 import csv
+import os
 import signal
 import subprocess
 import sys
@@ -154,3 +155,37 @@ def test_sandbox_is_available_here():
     argv = sandbox.kernel_argv(ROOT / "scratch", ROOT / "run", sandbox.Limits(), {"A": "1"})
     assert argv[0] == "bwrap" and "--unshare-net" in argv and argv[-1] == "{connection_file}"
     assert not any(str(ROOT / "solutions") == a or str(ROOT / "autograder") == a for a in argv)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="kernels switch user ID only when the grader runs as root (as in CI)")
+def test_fork_bomb_does_not_starve_concurrent_kernels(released, tiny_root, tmp_path):
+    """Each kernel has its own user ID, so a fork bomb exhausts its own process budget only."""
+    subs = tmp_path / "subs"
+    hold = ("import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(30)\n"
+            "            os._exit(0)\nexcept OSError:\n    pass\ntime.sleep(5)\n" + catalogue.DOUBLE_OK)
+    (subs / "a_bomb").mkdir(parents=True)
+    notebooks.nbformat.write(catalogue._answers(released, hold, catalogue.SQUARE_OK), str(subs / "a_bomb" / "00-tiny.ipynb"))
+    # Two at a time: the neighbours after the first start while the bomb holds its processes.
+    neighbours = ("b_neighbour", "c_neighbour", "d_neighbour")
+    for sid in neighbours:
+        (subs / sid).mkdir()
+        notebooks.nbformat.write(catalogue._answers(released, catalogue.DOUBLE_OK, catalogue.SQUARE_OK),
+                                 str(subs / sid / "00-tiny.ipynb"))
+    settings = grading.Settings(jobs=2, cell_timeout=catalogue.CELL_TIMEOUT, timeout=120,
+                                limits=sandbox.Limits(**catalogue.LIMITS))
+    results = {r.student_id: r for r in grading.grade("00-tiny", subs, tmp_path / "ws", settings, log=lambda m: None)}
+    for sid in neighbours:
+        assert (results[sid].status, results[sid].score) == ("graded", 5.0), results[sid]
+    assert results["a_bomb"].status == "flagged" and "forks" in results["a_bomb"].message, results["a_bomb"]
+
+
+def test_kernels_run_as_distinct_unprivileged_users():
+    argv = sandbox.kernel_argv(ROOT / "scratch", ROOT / "run", sandbox.Limits(), {})
+    uid = sandbox.kernel_uid()
+    if os.geteuid() == 0:
+        assert uid == sandbox.UID_BASE + os.getpid() and f"--reuid={uid}" in argv
+        child = subprocess.run([sys.executable, "-c", "from autograder import sandbox; print(sandbox.kernel_uid())"],
+                               capture_output=True, text=True, cwd=ROOT, check=True)
+        assert int(child.stdout) not in (uid, 0, 65534)
+    else:
+        assert uid is None and "setpriv" not in argv
