@@ -68,6 +68,14 @@ def _complete(record: dict, lessons: list[str]) -> bool:
     return set(lessons) <= done
 
 
+def _unavailable(record: dict) -> str | None:
+    """Why a run could not start at all (its backend is missing), or None if some lesson ran."""
+    errors = {r.get("error") or "" for r in record["lessons"] if r["status"] == "cannot run"}
+    if record["lessons"] and len(errors) == 1 and all(r["status"] == "cannot run" for r in record["lessons"]):
+        return errors.pop() or "cannot run"
+    return None
+
+
 def _targets_table(records: list[dict], lessons: list[str]) -> list[str]:
     full = [r for r in records if r["mode"] == "full"]
     columns = [_label(r) for r in full] or ["result"]
@@ -87,6 +95,9 @@ def _targets_table(records: list[dict], lessons: list[str]) -> list[str]:
         else:
             parts = []
             for r in found:
+                if _unavailable(r):
+                    parts.append(f"{r['backend']}: cannot run ({_unavailable(r)})")
+                    continue
                 verdict = ("met" if r["total_s"] <= COURSE_TIME_TARGET_S else "missed") if _complete(r, lessons) \
                     else "incomplete: not every lesson ran"
                 parts.append(f"{r['backend']}: {r['total_s']:.0f} s, {verdict}")
@@ -96,6 +107,10 @@ def _targets_table(records: list[dict], lessons: list[str]) -> list[str]:
 
 
 def _run_section(record: dict) -> list[str]:
+    reason = _unavailable(record)
+    if reason:
+        return [f"### {_label(record)}", "", f"Could not run on `{record['host']}` "
+                f"({record['started'][:10]}): {reason}.", ""]
     lines = [f"### {_label(record)}", "", f"Last run: {where(record)}.", "",
              f"Sum of lesson wall times: **{record['total_s']:.1f} s** over {len(record['lessons'])} lessons.", "",
              "| lesson | status | wall (s) | in cells (s) | slowest cells (s) | key metrics | ran |",
@@ -153,15 +168,16 @@ def figures(records: list[dict], lessons: list[str], folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     save = dict(dpi=80, metadata={"Software": None}, bbox_inches="tight")
-    shown = [r for r in records if r["lessons"]]
+    shown = [r for r in records if r["lessons"] and not _unavailable(r)]
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / max(len(shown), 1)
     for i, record in enumerate(shown):
         walls = {r["lesson"]: r["wall_s"] for r in record["lessons"]}
-        ax.bar(np.arange(len(lessons)) + i * width, [walls.get(name, 0) for name in lessons], width,
+        ax.bar(np.arange(len(lessons)) + i * width, [walls.get(name, np.nan) for name in lessons], width,
                label=_label(record))
     ax.set_xticks(np.arange(len(lessons)) + 0.4 - width / 2, [name[:2] for name in lessons])
-    ax.set(xlabel="lesson", ylabel="wall time (s)", title="Time per lesson")
+    # Log scale: full-mode lessons take minutes, smoke-mode ones seconds, and both must stay readable.
+    ax.set(xlabel="lesson", ylabel="wall time (s, log scale)", title="Time per lesson", yscale="log")
     if shown:
         ax.legend(fontsize=8)
     fig.savefig(folder / "time_per_lesson.png", **save)

@@ -141,10 +141,12 @@ def _cpu_count() -> int:
 
 def where(report: dict) -> str:
     """One sentence on where and with what a run happened."""
+    versions = [f"backend `{report['backend']}` {report.get('backend_version') or '(not installed)'}".rstrip()]
+    versions += [f"{name} {report[key]}" for name, key in (("Keras", "keras"), ("NumPy", "numpy"), ("Python", "python"))
+                 if report.get(key)]
+    devices = ", ".join(report.get("devices") or []) or "none found"
     return (f"{report['mode']} mode, {report['started'][:16].replace('T', ' ')} UTC on `{report['host']}` "
-            f"({report['platform']}; {report.get('processor', '?')}); backend `{report['backend']}` "
-            f"{report.get('backend_version') or ''}, Keras {report['keras']}, NumPy {report.get('numpy') or '?'}, "
-            f"Python {report.get('python') or '?'}; devices: {', '.join(report['devices'] or ['?'])}")
+            f"({report['platform']}; {report.get('processor', '?')}); {', '.join(versions)}; devices: {devices}")
 
 
 def metric_text(m: dict) -> str:
