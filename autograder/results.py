@@ -95,8 +95,9 @@ def _targets_table(records: list[dict], lessons: list[str]) -> list[str]:
         else:
             parts = []
             for r in found:
-                if _unavailable(r):
-                    parts.append(f"{r['backend']}: cannot run ({_unavailable(r)})")
+                reason = _unavailable(r)
+                if reason:
+                    parts.append(f"{r['backend']}: cannot run, {reason}")
                     continue
                 verdict = ("met" if r["total_s"] <= COURSE_TIME_TARGET_S else "missed") if _complete(r, lessons) \
                     else "incomplete: not every lesson ran"

@@ -46,7 +46,7 @@ def test_page_judges_targets_and_course_time():
     assert "no full-mode GPU run recorded yet" in page
     assert "tensorflow: 70 s, met" in page  # smoke, the whole (two-lesson) course
     assert "| 05-keras-models-and-mlp | passed, 30 s | not run | cannot run: torch is not installed here" in page
-    assert "torch: cannot run (torch is not installed here (pip install torch))" in page
+    assert "torch: cannot run, torch is not installed here (pip install torch)" in page
     assert "### smoke, torch, CPU\n\nCould not run on `box` (2026-11-23): torch is not installed here" in page
     assert "box" in page and "x86_64, 2 CPU cores" in page  # says where it ran
 
