@@ -25,21 +25,57 @@ course = "course_lib.cli:main"
 
 [tool.setuptools]
 packages = ["course_lib"]
+
+[tool.setuptools.package-data]
+# The lessons as released: `course check` rebuilds a student's notebook from them.
+course_lib = ["releases/*.ipynb"]
 """
 
 STUDENT_README = """\
 # Deep learning with Keras: student bundle
 
-1. Create an environment: `python3 -m venv .venv && .venv/bin/pip install -r requirements.txt`
-   (or `conda env create -f environment.yml`), then `.venv/bin/pip install -e .`
-2. Check it: `.venv/bin/course doctor` lists your Keras backend, devices and datasets;
-   `course data fetch fashion_mnist` provisions the main dataset.
-3. Open the lessons: `.venv/bin/jupyter lab lessons/`, one folder per lesson.
-   Write your answers where a cell says `YOUR CODE HERE` / `YOUR ANSWER HERE`,
-   run the visible tests under each exercise, and hand in the notebook.
-   Keep everything an answer needs inside its answer cell: cells you add are not run
-   when the notebook is graded.
+Needs Python 3.10 to 3.13 (python.org, your package manager, or conda). In this
+folder, on Linux or macOS (on Windows, write `.venv\\Scripts\\` for `.venv/bin/`):
+
+```bash
+python3 -m venv .venv
+.venv/bin/pip install -r requirements.txt
+.venv/bin/pip install .
+.venv/bin/course doctor
+.venv/bin/course data fetch fashion_mnist opencv_digits photo_patches fortunes
+```
+
+`course doctor` lists your Python, Keras backend, devices and where each dataset comes
+from; `course data fetch` downloads what is missing (checked against pinned sha256), or
+copies it from a mirror your instructor gives you (`--mirror URL_OR_FOLDER`).
+Or, with conda: `conda env create -f environment.yml`, then `pip install .`.
+
+Open the lessons with `.venv/bin/jupyter lab lessons/`, one folder per lesson. Write
+your answers where a cell says `YOUR CODE HERE` / `YOUR ANSWER HERE` and run the
+visible test under each exercise. Keep everything an answer needs inside its answer
+cell: cells you add are not run when the notebook is graded.
+
+Before you hand a lesson in, save it and run
+
+```bash
+.venv/bin/course check 01
+```
+
+It runs your notebook the way grading will (smoke mode, the grader's limits and, on
+Linux with bubblewrap, its sandbox) and tells you which exercises are answered, which
+visible tests pass, which of your cells grading will not run, and whether your latest
+work is saved. Hidden tests are not in this bundle; they decide the points.
 """
+
+# Pins that only instructors need (testing and grading at scale).
+INSTRUCTOR_ONLY = ("nbval", "pytest", "dask", "distributed")
+
+
+def student_requirements(text: str) -> str:
+    """requirements.txt without the instructor-only pins."""
+    kept = [line for line in text.splitlines()
+            if line.split("==")[0].strip().lower() not in INSTRUCTOR_ONLY]
+    return "\n".join(kept) + "\n"
 
 
 def _secrets() -> list[str]:
@@ -95,10 +131,13 @@ def build(out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     files = [p for folder in ("lessons", "course_lib") for p in sorted((root / folder).rglob("*"))
              if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts]
-    files += [root / name for name in ("requirements.txt", "environment.yml")]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in files:
             zf.write(path, path.relative_to(root).as_posix())
+        for lesson in course.lessons():
+            zf.write(course.release(lesson), f"course_lib/releases/{lesson}.ipynb")
+        zf.write(root / "environment.yml", "environment.yml")
+        zf.writestr("requirements.txt", student_requirements((root / "requirements.txt").read_text()))
         zf.writestr("pyproject.toml", STUDENT_PYPROJECT.format(version=__version__))
         zf.writestr("README.md", STUDENT_README)
     problems = leaks(out)

@@ -31,9 +31,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder import course, integrity, notebooks, reports, sandbox, worker
+from autograder import course, integrity, notebooks, reports, worker
 from autograder.release import nbgrader
 from autograder.reports import GRADES_FIELDS  # noqa: F401  (part of this module's interface)
+from course_lib import kernel, sandbox
 
 STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -73,14 +74,20 @@ class Submission:
 
 @dataclass
 class Settings:
-    mode: str = "smoke"
+    # How each notebook runs: the defaults are `course_lib.kernel.RunSettings`'s, which
+    # `course check` uses too, so students see what grading will do.
+    mode: str = kernel.RunSettings.mode
     jobs: int = os.cpu_count() or 1
-    cell_timeout: int = 600
-    timeout: int = 1800            # whole notebook, seconds of wall time
+    cell_timeout: int = kernel.RunSettings.cell_timeout
+    timeout: int = kernel.RunSettings.timeout    # whole notebook, seconds of wall time
     use_sandbox: bool = True
     regrade: bool = False
     cluster: str | None = None
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+
+    def run_settings(self, threads: int) -> kernel.RunSettings:
+        return kernel.RunSettings(mode=self.mode, cell_timeout=self.cell_timeout, timeout=self.timeout,
+                                  sandboxed=self.use_sandbox, threads=threads, limits=self.limits)
 
 
 # ------------------------------------------------------------------------ collecting
@@ -363,9 +370,7 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
             continue
         built, nonce, reasons = integrity.build(source, nb, release)
         notes, flags = integrity.structure_notes(nb, release)
-        job = {"notebook": built, "mode": settings.mode, "limits": settings.limits.as_dict(),
-               "cell_timeout": settings.cell_timeout, "timeout": settings.timeout,
-               "sandbox": settings.use_sandbox, "threads": threads}
+        job = {"notebook": built, "settings": settings.run_settings(threads).as_dict()}
         meta = {"nonce": nonce, "reasons": reasons, "notes": notes, "flags": flags}
         pending[sub.student_id] = (job, meta, digest)
     reused = sum(1 for s in subs if s.notebook is not None and s.student_id in results and s.student_id not in pending

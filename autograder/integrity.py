@@ -24,6 +24,8 @@ import secrets
 
 import nbformat
 
+from course_lib import submission
+
 PROBE_TAG = "course-grader-probe"
 MARK_TAG = "course-grader-mark"  # printed by a test cell that finished
 
@@ -112,26 +114,18 @@ def _grader_cell(source: str, tag: str) -> nbformat.NotebookNode:
 
 def structure_notes(submitted: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple[list[str], list[str]]:
     """Compare a submission with the release: (notes for the student, reasons to flag)."""
+    found = submission.compare(release, submitted)
     notes, flags = [], []
-    release_ids = [_meta(c)["grade_id"] for c in release.cells if _meta(c).get("grade_id")]
-    release_cells = {_meta(c)["grade_id"]: c for c in release.cells if _meta(c).get("grade_id")}
-    sub_ids = [_meta(c).get("grade_id") for c in submitted.cells if _meta(c).get("grade_id")]
-    missing = [g for g in release_ids if g not in sub_ids]
-    if missing:
-        notes.append(f"missing exercise cells were restored empty: {', '.join(missing)}")
-    added = sorted({g for g in sub_ids if g not in release_cells})
-    if added:
-        flags.append(f"cells claiming to be graded that the lesson does not have: {', '.join(added)}")
-    dupes = sorted({g for g in sub_ids if sub_ids.count(g) > 1})
-    if dupes:
-        flags.append(f"duplicated exercise cells: {', '.join(dupes)}")
-    kept = [g for g in sub_ids if g in release_cells]
-    if kept != [g for g in release_ids if g in kept]:
+    if found.missing:
+        notes.append(f"missing exercise cells were restored empty: {', '.join(found.missing)}")
+    if found.foreign:
+        flags.append(f"cells claiming to be graded that the lesson does not have: {', '.join(found.foreign)}")
+    if found.duplicated:
+        flags.append(f"duplicated exercise cells: {', '.join(found.duplicated)}")
+    if found.reordered:
         notes.append("exercise cells were out of order; they were put back in place")
-    changed = [g for g in kept if _meta(release_cells[g]).get("locked")
-               and next(c for c in submitted.cells if _meta(c).get("grade_id") == g).source != release_cells[g].source]
-    if changed:
-        flags.append(f"test cells were edited (the original tests were run instead): {', '.join(changed)}")
+    if found.edited_tests:
+        flags.append(f"test cells were edited (the original tests were run instead): {', '.join(found.edited_tests)}")
     return notes, flags
 
 
@@ -187,32 +181,20 @@ def build(source: nbformat.NotebookNode, submitted: nbformat.NotebookNode,
     Returns (notebook, nonce, reasons the answers look suspicious).
     """
     nonce = secrets.token_hex(16)
-    answers = {}
-    for cell in submitted.cells:
-        gid = _meta(cell).get("grade_id")
-        if gid and _meta(cell).get("solution") and gid not in answers:
-            answers[gid] = cell
     checksums = {_meta(c)["grade_id"]: _meta(c).get("checksum") for c in release.cells if _meta(c).get("grade_id")}
-    nb = copy.deepcopy(source)
+    nb = submission.fill(source, submitted)
     cells, reasons, probed = [], [], False
     for cell in nb.cells:
         meta = _meta(cell)
         if meta.get("grade_id") and checksums.get(meta["grade_id"]):
             meta["checksum"] = checksums[meta["grade_id"]]
-        if meta.get("solution"):
-            student = answers.get(meta["grade_id"])
-            if student is not None and student.cell_type == cell.cell_type:
-                cell.source = student.source
-            if cell.cell_type == "code":
-                if not probed:
-                    cells.append(_grader_cell(PROBE_CODE + f"\n__grader_probe({PROBE_TAG + ':before:' + nonce!r})", PROBE_TAG))
-                    probed = True
-                reasons += [f"{meta['grade_id']}: {r}" for r in suspicious(cell.source)]
-        cell.outputs = [] if cell.cell_type == "code" else cell.get("outputs", None)
+        if meta.get("solution") and cell.cell_type == "code":
+            if not probed:
+                cells.append(_grader_cell(PROBE_CODE + f"\n__grader_probe({PROBE_TAG + ':before:' + nonce!r})", PROBE_TAG))
+                probed = True
+            reasons += [f"{meta['grade_id']}: {r}" for r in suspicious(cell.source)]
         if cell.cell_type != "code":
             cell.pop("outputs", None)
-        else:
-            cell.execution_count = None
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
             # The marker goes in the test cell itself, so it prints only if the test ran to its end.
             cell.source += "\n" + _marker_line(nonce, meta["grade_id"])

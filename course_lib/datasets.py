@@ -6,15 +6,22 @@ Each dataset is looked for, in order, in
    one folder per dataset;
 2. the Keras cache (``KERAS_HOME`` or ``~/.keras``), where ``keras.datasets`` leaves
    its downloads;
-3. files that distribution packages install (Debian's ``dataset-fashion-mnist`` and
-   ``opencv-doc``);
-4. and only when `fetch` is asked to: a download checked against a pinned sha256.
+3. files that distribution packages install (Debian's ``dataset-fashion-mnist``,
+   ``opencv-doc`` and ``fortunes``);
+4. and only when `fetch` is asked to: a download checked against a pinned sha256, from
+   the dataset's home or from a mirror (``COURSE_DATA_MIRROR``: a URL or a folder laid
+   out like the data directory, ``<mirror>/<dataset>/<file>``).
 
-A file that is missing or fails its checksum is an error naming the command that
+Files are verified by what they hold. Fashion-MNIST's gzipped files are pinned by the
+sha256 of their decompressed bytes, because upstream, Debian, the Keras cache and
+mirrors compress the same data with different tools and settings; an unpacked copy is
+accepted too. Files that come from one source only are pinned as they are.
+A file that is missing or fails its check is an error naming the command that
 provisions it; one dataset is never quietly replaced by another.
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import os
@@ -23,32 +30,44 @@ import shutil
 import tarfile
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+import zlib
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from course_lib import runtime
+from course_lib.errors import CourseError
 
 SMOKE_SIZES = {"train": 3000, "test": 1000}
+# Decompressing more than this is not the file we pinned (a gzip bomb, or the wrong file).
+MAX_CONTENT_BYTES = 2 * 2**30
 
 
-class DataError(RuntimeError):
+class DataError(CourseError):
     """A dataset is missing or damaged; the message names the command that fixes it."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DataFile:
     name: str
     url: str
+    # sha256 of the file; with `by_content`, of its decompressed bytes (a .gz file).
     sha256: str
     # Other places a copy may already sit, relative to the Keras home folder.
     keras_cache: tuple[str, ...] = ()
+    # The same data reaches students gzipped by different tools (upstream, Debian, a
+    # mirror), so it is pinned by what it holds; an unpacked copy is accepted too.
+    by_content: bool = False
+
+    def names(self) -> tuple[str, ...]:
+        """File names a copy may have."""
+        return (self.name, self.name.removesuffix(".gz")) if self.by_content else (self.name,)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Dataset:
     name: str
     description: str
@@ -288,11 +307,13 @@ def _parse_photo_patches(paths: dict[str, Path], patch: int = 32) -> tuple:
 # ---------------------------------------------------------------------------- registry
 
 _TFK = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+# sha256 of the decompressed IDX files: the same for Zalando's and Keras's downloads, Debian's
+# package and any copy gzipped again (the .gz files themselves differ between those sources).
 _FASHION_FILES = (
-    ("train-images-idx3-ubyte.gz", "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"),
-    ("train-labels-idx1-ubyte.gz", "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"),
-    ("t10k-images-idx3-ubyte.gz", "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"),
-    ("t10k-labels-idx1-ubyte.gz", "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"),
+    ("train-images-idx3-ubyte.gz", "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    ("train-labels-idx1-ubyte.gz", "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    ("t10k-images-idx3-ubyte.gz", "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    ("t10k-labels-idx1-ubyte.gz", "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
 )
 
 REGISTRY: dict[str, Dataset] = {
@@ -301,7 +322,7 @@ REGISTRY: dict[str, Dataset] = {
         Dataset(
             "fashion_mnist",
             "Zalando Fashion-MNIST: 60,000 + 10,000 grey 28x28 clothing images, 10 classes",
-            tuple(DataFile(n, _TFK + n, h, (f"datasets/fashion-mnist/{n}",)) for n, h in _FASHION_FILES),
+            tuple(DataFile(n, _TFK + n, h, (f"datasets/fashion-mnist/{n}",), by_content=True) for n, h in _FASHION_FILES),
             _parse_idx_set,
             system_dir="/usr/share/datasets/fashion-mnist",
             system_package="dataset-fashion-mnist",
@@ -418,21 +439,22 @@ def fix_hint(spec: Dataset) -> str:
     """How to provision a dataset, in the words of the commands that do it."""
     ways = []
     if spec.system_package:
-        ways.append(f"`sudo apt-get install {spec.system_package}`")
-    ways.append(f"`course data fetch {spec.name}` (needs network)")
+        ways.append(f"`sudo apt-get install {spec.system_package}` (Debian, Ubuntu)")
+    ways.append(f"`course data fetch {spec.name}` (needs network, or COURSE_DATA_MIRROR)")
     ways.append(f"copy {', '.join(f.name for f in spec.files)} into {data_dir() / spec.name}/")
     return "Provision it with " + ", or ".join(ways) + "."
 
 
 def _candidates(spec: Dataset, f: DataFile) -> list[tuple[str, Path]]:
-    places = [("data dir", data_dir() / spec.name / f.name)]
-    places += [("keras cache", keras_home() / rel) for rel in f.keras_cache]
+    folders = [("data dir", data_dir() / spec.name)]
+    folders += [("keras cache", (keras_home() / rel).parent) for rel in f.keras_cache]
     if spec.system_dir:
-        places.append((f"package {spec.system_package}", Path(spec.system_dir) / f.name))
-    return places
+        folders.append((f"package {spec.system_package}", Path(spec.system_dir)))
+    return [(src, folder / name) for src, folder in folders for name in f.names()]
 
 
 def sha256(path: Path) -> str:
+    """sha256 of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -440,10 +462,43 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def content_sha256(path: Path) -> str:
+    """sha256 of a .gz file's decompressed bytes (of any other file's own bytes).
+
+    Raises DataError for a .gz file that does not decompress, or decompresses to more
+    than MAX_CONTENT_BYTES.
+    """
+    if path.suffix != ".gz":
+        return sha256(path)
+    digest, total = hashlib.sha256(), 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                total += len(chunk)
+                if total > MAX_CONTENT_BYTES:
+                    raise DataError(f"{path} decompresses to more than {MAX_CONTENT_BYTES} bytes")
+                digest.update(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path} is not a readable gzip file ({exc})") from exc
+    return digest.hexdigest()
+
+
+def fingerprint(path: Path, f: DataFile) -> str:
+    """The sha256 that `f.sha256` pins, computed for a copy at ``path``."""
+    return content_sha256(path) if f.by_content else sha256(path)
+
+
+def _matches(path: Path, f: DataFile) -> bool:
+    try:
+        return fingerprint(path, f) == f.sha256
+    except DataError:
+        return False
+
+
 def locate(name: str) -> dict[str, tuple[str, Path]] | None:
     """Where each of a dataset's files is found, as {file: (source, path)}; None if any is missing.
 
-    Only existence is checked here; `load` verifies checksums.
+    Only existence is checked here; `load` verifies content.
     """
     spec = _spec(name)
     found = {}
@@ -468,18 +523,28 @@ def available(name: str) -> str | None:
 
 
 def _verified_paths(spec: Dataset) -> dict[str, Path]:
-    found = locate(spec.name)
-    if found is None:
-        missing = [f.name for f in spec.files if not any(p.is_file() for _, p in _candidates(spec, f))]
-        raise DataError(f"Dataset {spec.name!r} is not available here (missing {', '.join(missing)}). {fix_hint(spec)}")
-    by_name = {f.name: f for f in spec.files}
-    for fname, (src, path) in found.items():
-        if sha256(path) != by_name[fname].sha256:
+    """Each file's first copy whose content is the pinned one.
+
+    A damaged copy in one place does not hide a good one further down the search order;
+    when no copy is good, the error names the first damaged one and the fix.
+    """
+    paths = {}
+    for f in spec.files:
+        present = [(src, p) for src, p in _candidates(spec, f) if p.is_file()]
+        good = next((p for _, p in present if _matches(p, f)), None)
+        if good is not None:
+            paths[f.name] = good
+        elif present:
+            src, path = present[0]
             raise DataError(
-                f"Dataset {spec.name!r}: {path} (from {src}) is damaged: its sha256 does not match. "
+                f"Dataset {spec.name!r}: {path} (from {src}) is damaged: its content does not match the pinned sha256. "
                 f"Delete it and run `course data fetch {spec.name} --force`, or reinstall its source. {fix_hint(spec)}"
             )
-    return {fname: path for fname, (_, path) in found.items()}
+        else:
+            missing = [g.name for g in spec.files if not any(p.is_file() for _, p in _candidates(spec, g))]
+            raise DataError(f"Dataset {spec.name!r} is not available here (missing {', '.join(missing)}). "
+                            f"{fix_hint(spec)}")
+    return paths
 
 
 def _subset(split: tuple, size: int | None) -> tuple:
@@ -511,17 +576,43 @@ def load(name: str, *, smoke: bool | None = None, **options) -> tuple:
 # ------------------------------------------------------------------------------- fetch
 
 
-def _download(url: str, dest: Path, expected_sha256: str, timeout: float = 60) -> None:
+def mirror() -> str | None:
+    """The data mirror from ``COURSE_DATA_MIRROR``, as a URL, or None when unset.
+
+    A mirror is laid out like the data directory (``<dataset>/<file>``); it may be an
+    http(s) or file URL, or a folder (a USB stick, a shared drive).
+    """
+    value = os.environ.get("COURSE_DATA_MIRROR", "").strip()
+    if not value:
+        return None
+    if "://" not in value:
+        value = Path(value).expanduser().resolve().as_uri()
+    return value.rstrip("/")
+
+
+def _sources(spec: Dataset, f: DataFile) -> list[str]:
+    base = mirror()
+    if base:
+        return [f"{base}/{urllib.parse.quote(spec.name)}/{urllib.parse.quote(f.name)}"]
+    return [f.url]
+
+
+def _download(url: str, dest: Path, f: DataFile, timeout: float = 60) -> None:
     """Download to a temporary file, check it, then move it into place (never a half file)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=dest.suffix, dir=dest.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             shutil.copyfileobj(response, out, length=1 << 20)
-        got = sha256(tmp)
-        if got != expected_sha256:
-            raise DataError(f"{url} downloaded, but its sha256 is {got}, not the pinned {expected_sha256}; nothing was kept")
+        try:
+            got = fingerprint(tmp, f)
+        except DataError as exc:
+            raise DataError(f"{url} downloaded, but it is damaged ({exc}); nothing was kept") from None
+        if got != f.sha256:
+            what = "decompressed content" if f.by_content else "file"
+            raise DataError(f"{url} downloaded, but the sha256 of its {what} is {got}, "
+                            f"not the pinned {f.sha256}; nothing was kept")
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -543,11 +634,12 @@ def fetch(name: str, *, force: bool = False, log: Callable[[str], None] = print)
             pass  # missing or damaged: download below
     target = data_dir() / spec.name
     for f in spec.files:
-        log(f"{name}: downloading {f.name} from {f.url}")
-        try:
-            _download(f.url, target / f.name, f.sha256)
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            raise DataError(f"Dataset {name!r}: download of {f.url} failed ({exc}). {fix_hint(spec)}") from exc
+        for url in _sources(spec, f):
+            log(f"{name}: downloading {f.name} from {url}")
+            try:
+                _download(url, target / f.name, f)
+            except (urllib.error.URLError, OSError, TimeoutError, ValueError) as exc:
+                raise DataError(f"Dataset {name!r}: download of {url} failed ({exc}). {fix_hint(spec)}") from exc
     where = available(name)
     log(f"{name}: downloaded and verified into {target}")
     return where
@@ -561,35 +653,49 @@ _OPENCV_PHOTOS_DIR = "/usr/share/doc/opencv-doc/examples/data"
 
 
 def photos() -> list[str]:
-    """Names that `photo` accepts: scikit-image's photographs, then opencv-doc's (if installed)."""
-    names = list(_SKIMAGE_PHOTOS)
+    """Names that `photo` accepts: scikit-image's photographs, then OpenCV's sample photos.
+
+    OpenCV's come from the opencv-doc package or from the photo_patches dataset's files
+    (`course data fetch photo_patches`).
+    """
+    names = set(_PHOTO_PATCH_SHA256)
     folder = Path(_OPENCV_PHOTOS_DIR)
     if folder.is_dir():
-        names += sorted(p.name for p in folder.glob("*.jpg"))
-    return names
+        names |= {p.name for p in folder.glob("*.jpg")}
+    return list(_SKIMAGE_PHOTOS) + sorted(names)
+
+
+def _opencv_photo_path(name: str) -> Path:
+    """Where an OpenCV sample photo is: verified like the photo_patches files it is one of."""
+    spec = REGISTRY["photo_patches"]
+    pinned = next((f for f in spec.files if f.name == name), None)
+    if pinned is None:  # not one we pin: only opencv-doc has it
+        path = Path(_OPENCV_PHOTOS_DIR) / name
+        if path.is_file():
+            return path
+        raise DataError(f"Photo {name!r} is not available here ({path} is missing). "
+                        "Provision it with `sudo apt-get install opencv-doc`, or pick one of "
+                        + ", ".join(photos()) + ".")
+    return _verified_paths(dataclasses.replace(spec, files=(pinned,)))[name]
 
 
 def photo(name: str = "astronaut", *, grey: bool = False) -> np.ndarray:
     """A real photograph as a uint8 array, (H, W, 3) RGB or (H, W) when ``grey``.
 
     ``name`` is one of scikit-image's bundled images (``"astronaut"``, ``"coffee"``,
-    ...) or a ``.jpg`` from the opencv-doc package (``"fruits.jpg"``, ``"baboon.jpg"``).
+    ...) or one of OpenCV's sample photos (``"fruits.jpg"``, ``"baboon.jpg"``).
     """
     if name in _SKIMAGE_PHOTOS:
         import skimage.data
 
         image = getattr(skimage.data, name)()
-    elif name.endswith(".jpg") and "/" not in name:
+    elif name.endswith(".jpg") and "/" not in name and "\\" not in name and not name.startswith("."):
         import cv2
 
-        path = Path(_OPENCV_PHOTOS_DIR) / name
+        path = _opencv_photo_path(name)
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
-            raise DataError(
-                f"Photo {name!r} is not available here ({path} is missing). "
-                "Provision it with `sudo apt-get install opencv-doc`, or pick one of scikit-image's: "
-                + ", ".join(_SKIMAGE_PHOTOS) + "."
-            )
+            raise DataError(f"Photo {name!r} ({path}) could not be decoded. {fix_hint(REGISTRY['photo_patches'])}")
         image = image[:, :, ::-1]  # OpenCV reads BGR
     else:
         raise DataError(f"unknown photo {name!r}; known: {', '.join(photos())}")

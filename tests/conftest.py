@@ -29,5 +29,5 @@ def course_cmd(*args, cwd=ROOT, env=None, timeout=900):
     import subprocess
 
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "course_lib.cli", *args], cwd=cwd, env=full_env,
+    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)

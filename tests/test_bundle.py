@@ -1,9 +1,13 @@
-"""`course bundle`: what students get holds no solutions and no hidden tests."""
+"""`course bundle`: what students get holds no solutions and no hidden tests, and installs."""
+import os
+import re
+import subprocess
+import time
 import zipfile
 
 import pytest
 
-from autograder import bundle, course
+from autograder import bundle, course, notebooks, samples
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +44,51 @@ def test_leak_check_catches_a_solution_line(tmp_path):
 def test_student_pyproject_installs_only_course_lib(student_zip):
     text = zipfile.ZipFile(student_zip).read("pyproject.toml").decode()
     assert 'packages = ["course_lib"]' in text and "autograder" not in text
+
+
+def test_student_requirements_leave_out_instructor_tools(student_zip):
+    text = zipfile.ZipFile(student_zip).read("requirements.txt").decode()
+    assert "tensorflow-cpu==" in text and "keras==" in text and "jupyterlab==" in text
+    for name in bundle.INSTRUCTOR_ONLY:
+        assert f"\n{name}==" not in text
+
+
+def test_bundle_ships_the_releases_that_course_check_rebuilds_from(student_zip):
+    zf = zipfile.ZipFile(student_zip)
+    for lesson in course.lessons():
+        assert zf.read(f"course_lib/releases/{lesson}.ipynb") == course.release(lesson).read_bytes()
+    assert 'course_lib = ["releases/*.ipynb"]' in zf.read("pyproject.toml").decode()
+
+
+def _readme_commands(readme: str) -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_a_student_installs_the_bundle_with_its_readme_and_checks_lesson_01(student_zip, tmp_path):
+    """No make, no course checkout: the bundle's README commands in a clean venv."""
+    folder = tmp_path / "bundle"
+    zipfile.ZipFile(student_zip).extractall(folder)
+    lesson = "01-neural-network-basics"
+    notebooks.write(samples.answered(lesson, 1.0), folder / "lessons" / lesson / f"{lesson}.ipynb")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "COURSE_ROOT")}
+    commands = _readme_commands((folder / "README.md").read_text())
+    assert commands[0] == "python3 -m venv .venv" and commands[-1] == ".venv/bin/course check 01"
+    outputs = {}
+    for command in commands:
+        start = time.perf_counter()
+        done = subprocess.run(command, shell=True, cwd=folder, env=env, capture_output=True, text=True, timeout=1500)
+        assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        outputs[command] = done.stdout
+        print(f"{time.perf_counter() - start:6.1f} s  {command}")
+    python = folder / ".venv" / "bin" / "python"
+    where = subprocess.run([str(python), "-c", "import course_lib; print(course_lib.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env).stdout
+    assert "site-packages" in where, "the bundle installs course_lib as a package"
+    assert "all datasets available" in outputs[".venv/bin/course doctor"] or "MISSING" in outputs[".venv/bin/course doctor"]
+    check = outputs[".venv/bin/course check 01"]
+    assert "the release installed with course_lib" in check
+    assert "6 of 6 answers written; 5 of 5 visible tests pass." in check, check
+    usage = subprocess.run([str(folder / ".venv" / "bin" / "course"), "--help"], capture_output=True, text=True,
+                           env=env).stdout
+    assert set(re.findall(r"^    (\w+) ", usage, re.M)) == {"doctor", "data", "check"}, usage

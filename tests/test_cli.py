@@ -58,3 +58,30 @@ def test_outside_the_course_is_a_clear_error(tmp_path):
     # The package itself lives in the course checkout, so it still finds the course.
     assert done.returncode == 0, done.stderr
     assert str(ROOT) and "lessons/ matches solutions/" in done.stdout
+
+
+def test_students_see_student_commands_and_instructors_see_all():
+    import re
+    import subprocess
+    import sys
+
+    def commands(module):
+        done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        return set(re.findall(r"^    (\w+) ", done.stdout, re.M))
+
+    student = commands("course_lib.cli")
+    assert student == {"doctor", "data", "check"}
+    assert commands("autograder.cli") == student | {"run", "results", "release", "refresh", "grade", "bundle", "demo"}
+
+
+def test_course_lib_never_imports_autograder():
+    import ast
+    import re
+
+    for path in (ROOT / "course_lib").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [n for n in names if n.split(".")[0] == "autograder"], path
+        assert not re.search(r"import_module\([^)]*autograder", path.read_text()), f"{path}: no imports by name"

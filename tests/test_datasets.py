@@ -6,9 +6,11 @@ import http.server
 import io
 import pickle
 import re
+import shutil
 import socket
 import tarfile
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,7 +175,7 @@ def test_fetch_rejects_a_download_with_the_wrong_hash(server, monkeypatch, tmp_p
     folder, base = server
     (folder / "mnist.npz").write_bytes(b"tampered")
     _with_file(monkeypatch, "mnist", _fake_mnist_npz(), url=f"{base}/mnist.npz")
-    with pytest.raises(datasets.DataError, match="sha256 is .* not the pinned"):
+    with pytest.raises(datasets.DataError, match="sha256 of its file is .* not the pinned"):
         datasets.fetch("mnist", log=lambda m: None)
     target = tmp_path / "data" / "mnist"
     assert not any(target.iterdir()), "a rejected download must leave nothing behind"
@@ -348,6 +350,8 @@ def test_opencv_photo_is_rgb_and_unknown_names_are_refused():
         datasets.photo("../etc/passwd")
     with pytest.raises(datasets.DataError, match="opencv-doc"):
         datasets.photo("not-there.jpg")
+    with pytest.raises(datasets.DataError, match="unknown photo"):
+        datasets.photo(".hidden.jpg")
 
 
 def test_photo_patches_from_the_installed_photos():
@@ -381,3 +385,120 @@ def test_photo_patches_split_never_shares_a_pixel(monkeypatch):
     assert test_blocks == datasets.PHOTO_PATCH_TEST_BLOCKS
     with pytest.raises(ValueError, match="even"):
         datasets._parse_photo_patches({}, patch=3)
+
+
+# ------------------------------------------- verified by content, whoever compressed it
+
+
+def _tiny_fashion(monkeypatch) -> dict[str, bytes]:
+    """Point fashion_mnist at tiny IDX files pinned by content; return {file name: raw IDX bytes}."""
+    rng = np.random.default_rng(3)
+    arrays = {"train-images-idx3-ubyte.gz": rng.integers(0, 256, (6, 28, 28)),
+              "train-labels-idx1-ubyte.gz": np.arange(6) % 10,
+              "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (2, 28, 28)),
+              "t10k-labels-idx1-ubyte.gz": np.array([3, 4])}
+    raw = {name: gzip.decompress(_idx(a)) for name, a in arrays.items()}
+    spec = datasets.REGISTRY["fashion_mnist"]
+    files = tuple(dataclasses.replace(f, sha256=_sha(raw[f.name])) for f in spec.files)
+    monkeypatch.setitem(datasets.REGISTRY, "fashion_mnist",
+                        dataclasses.replace(spec, files=files, system_dir="/nonexistent"))
+    return raw
+
+
+def test_the_real_fashion_pins_are_of_the_decompressed_idx_files():
+    spec = datasets.REGISTRY["fashion_mnist"]
+    for f in spec.files:
+        debian = Path(spec.system_dir) / f.name
+        assert f.by_content and datasets.content_sha256(debian) == f.sha256 != datasets.sha256(debian), f.name
+
+
+def test_any_gzip_of_the_same_data_is_accepted_and_so_is_no_gzip(monkeypatch, tmp_path):
+    raw = _tiny_fashion(monkeypatch)
+    folder = tmp_path / "keras" / "datasets" / "fashion-mnist"  # where keras.datasets caches its download
+    folder.mkdir(parents=True)
+    for i, (name, data) in enumerate(raw.items()):
+        if i == 0:
+            (folder / name.removesuffix(".gz")).write_bytes(data)  # someone unpacked this one
+        else:
+            (folder / name).write_bytes(gzip.compress(data, compresslevel=1 + 2 * i, mtime=1_600_000_000 + i))
+    assert datasets.available("fashion_mnist").startswith("keras cache")
+    (x_train, y_train), (x_test, y_test) = datasets.load("fashion_mnist", smoke=False)
+    assert x_train.shape == (6, 28, 28) and y_test.tolist() == [3, 4]
+
+
+def test_damaged_content_is_refused_even_when_it_is_a_valid_gzip(monkeypatch, tmp_path):
+    raw = _tiny_fashion(monkeypatch)
+    folder = tmp_path / "data" / "fashion_mnist"
+    folder.mkdir(parents=True)
+    for name, data in raw.items():
+        (folder / name).write_bytes(gzip.compress(data))
+    flipped = bytearray(raw["t10k-labels-idx1-ubyte.gz"])
+    flipped[-1] ^= 1
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(flipped)))
+    with pytest.raises(datasets.DataError, match=r"t10k-labels-idx1-ubyte.gz .* is damaged.*course data fetch "
+                                                 r"fashion_mnist --force"):
+        datasets.load("fashion_mnist")
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(raw["t10k-labels-idx1-ubyte.gz"])[:-9])
+    with pytest.raises(datasets.DataError, match="damaged"):
+        datasets.load("fashion_mnist")
+
+
+def test_a_good_copy_further_down_is_used_when_the_first_is_damaged(monkeypatch, tmp_path):
+    data = _fake_mnist_npz()
+    _with_file(monkeypatch, "mnist", data)
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    (tmp_path / "data" / "mnist" / "mnist.npz").write_bytes(b"half a download")
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    (tmp_path / "keras" / "datasets" / "mnist.npz").write_bytes(data)
+    (x_train, _), _ = datasets.load("mnist", smoke=False)
+    assert len(x_train) == 40
+
+
+def test_a_gzip_bomb_is_refused(monkeypatch, tmp_path):
+    raw = _tiny_fashion(monkeypatch)
+    monkeypatch.setattr(datasets, "MAX_CONTENT_BYTES", 10_000)
+    folder = tmp_path / "data" / "fashion_mnist"
+    folder.mkdir(parents=True)
+    for name, data in raw.items():
+        (folder / name).write_bytes(gzip.compress(data if "labels" in name else data + bytes(20_000)))
+    with pytest.raises(datasets.DataError, match="damaged"):
+        datasets.load("fashion_mnist")
+    with pytest.raises(datasets.DataError, match="decompresses to more than"):
+        datasets.content_sha256(folder / "train-images-idx3-ubyte.gz")
+
+
+def test_fetch_from_a_mirror_folder_or_url(monkeypatch, tmp_path, server):
+    raw = _tiny_fashion(monkeypatch)
+    www, base = server
+    (www / "fashion_mnist").mkdir()
+    for name, data in raw.items():
+        (www / "fashion_mnist" / name).write_bytes(gzip.compress(data, mtime=0))
+    monkeypatch.setenv("COURSE_DATA_MIRROR", base + "/")
+    messages = []
+    datasets.fetch("fashion_mnist", log=messages.append)
+    assert f"fashion_mnist: downloading t10k-images-idx3-ubyte.gz from {base}/fashion_mnist/t10k-images-idx3-ubyte.gz" \
+        in messages
+    assert datasets.load("fashion_mnist", smoke=False)[1][1].tolist() == [3, 4]
+    # A folder (a USB stick) works the same, as a path or a file:// URL.
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data2"))
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(www))
+    datasets.fetch("fashion_mnist", log=lambda m: None)
+    assert (tmp_path / "data2" / "fashion_mnist" / "train-labels-idx1-ubyte.gz").is_file()
+    # A mirror without the dataset is a clear error naming the fix.
+    monkeypatch.setenv("COURSE_DATA_MIRROR", str(tmp_path / "empty"))
+    with pytest.raises(datasets.DataError, match=r"download of file://.*empty/mnist/mnist.npz failed"):
+        _with_file(monkeypatch, "mnist", b"x")
+        datasets.fetch("mnist", log=lambda m: None)
+
+
+def test_opencv_photos_come_from_the_data_dir_without_opencv_doc(monkeypatch, tmp_path):
+    source = Path(datasets._OPENCV_PHOTOS_DIR) / "fruits.jpg"
+    monkeypatch.setattr(datasets, "_OPENCV_PHOTOS_DIR", "/nonexistent")
+    spec = datasets.REGISTRY["photo_patches"]
+    monkeypatch.setitem(datasets.REGISTRY, "photo_patches", dataclasses.replace(spec, system_dir="/nonexistent"))
+    with pytest.raises(datasets.DataError, match="course data fetch photo_patches"):
+        datasets.photo("fruits.jpg")
+    (tmp_path / "data" / "photo_patches").mkdir(parents=True)
+    shutil.copyfile(source, tmp_path / "data" / "photo_patches" / "fruits.jpg")
+    assert datasets.photo("fruits.jpg").shape == (480, 512, 3)
+    assert "fruits.jpg" in datasets.photos()

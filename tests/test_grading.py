@@ -10,7 +10,8 @@ import zipfile
 import pytest
 
 import catalogue
-from autograder import grading, notebooks, samples, sandbox
+from autograder import grading, notebooks, samples
+from course_lib import sandbox
 from conftest import ROOT, course_cmd
 
 
@@ -111,7 +112,7 @@ def test_killed_grader_resumes_without_losing_or_regrading(released, tiny_root, 
     subs, workspace = tmp_path / "subs", tmp_path / "ws"
     for i in range(6):
         notebooks.write(samples.answered("00-tiny", i % 2), subs / f"s{i}" / "00-tiny.ipynb")
-    args = [sys.executable, "-m", "course_lib.cli", "grade", "00", "--submissions", str(subs),
+    args = [sys.executable, "-m", "autograder.cli", "grade", "00", "--submissions", str(subs),
             "--workspace", str(workspace), "--jobs", "1"]
     proc = subprocess.Popen(args, cwd=tiny_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -184,7 +185,7 @@ def test_kernels_run_as_distinct_unprivileged_users():
     uid = sandbox.kernel_uid()
     if os.geteuid() == 0:
         assert uid == sandbox.UID_BASE + os.getpid() and f"--reuid={uid}" in argv
-        child = subprocess.run([sys.executable, "-c", "from autograder import sandbox; print(sandbox.kernel_uid())"],
+        child = subprocess.run([sys.executable, "-c", "from course_lib import sandbox; print(sandbox.kernel_uid())"],
                                capture_output=True, text=True, cwd=ROOT, check=True)
         assert int(child.stdout) not in (uid, 0, 65534)
     else:

@@ -4,10 +4,12 @@ Lesson 01 also carries a partly right submission and a corrupt one, to show the
 grader end to end on a real lesson.
 """
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from autograder import course, grading, samples
+from course_lib import kernel, selfcheck
 
 LESSONS = course.lessons()
 FIRST = "01-neural-network-basics"
@@ -26,8 +28,9 @@ def graded(request, tmp_path_factory):
         good = (subs / "alice" / f"{lesson}.ipynb").read_text()
         (subs / "zoe").mkdir()
         (subs / "zoe" / f"{lesson}.ipynb").write_text(good[: len(good) // 2])  # cut off mid-file
-    results = grading.grade(lesson, subs, tmp_path_factory.mktemp("ws"), log=lambda m: None)
-    return lesson, {r.student_id: r for r in results}
+    workspace = tmp_path_factory.mktemp("ws")
+    results = grading.grade(lesson, subs, workspace, log=lambda m: None)
+    return lesson, {r.student_id: r for r in results}, subs, workspace
 
 
 def _pending(result):
@@ -35,23 +38,45 @@ def _pending(result):
 
 
 def test_solution_scores_full_marks(graded):
-    lesson, results = graded
+    lesson, results, *_ = graded
     alice = results["alice"]
     assert alice.status == "graded", alice.message
     assert alice.score == alice.max_score - _pending(alice) > 0, f"{lesson}: {alice}"
 
 
 def test_untouched_release_scores_zero(graded):
-    lesson, results = graded
+    lesson, results, *_ = graded
     assert results["bob"].status == "graded" and results["bob"].score == 0, f"{lesson}: {results['bob']}"
 
 
 @pytest.mark.parametrize("graded", [FIRST], indirect=True)
 def test_partial_and_corrupt_submissions_on_lesson_01(graded):
-    _, results = graded
+    _, results, *_ = graded
     assert results["carol"].status == "graded" and 0 < results["carol"].score < results["alice"].score
     assert results["zoe"].status == "error" and "not valid JSON" in results["zoe"].message
     assert [r.status for r in results.values()].count("graded") == 3
+
+
+@pytest.mark.parametrize("graded", [FIRST], indirect=True)
+def test_course_check_tells_students_what_grading_then_reports(graded):
+    """`course check` on the blank, half-done and full lesson 01: the same answers, the same tests passing."""
+    from nbgrader.api import Gradebook
+
+    lesson, results, subs, workspace = graded
+    students = ("alice", "bob", "carol")
+    with ThreadPoolExecutor(3) as pool:
+        reports = dict(zip(students, pool.map(
+            lambda s: selfcheck.check(str(subs / s / f"{lesson}.ipynb"), subs, kernel.RunSettings()), students)))
+    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
+        for student in students:
+            report, result = reports[student], results[student]
+            assert report.problem is None, report.problem
+            answered = {c.name for nb in gb.find_submission(lesson, student).notebooks for c in nb.comments
+                        if c.auto_comment != "No response."}
+            assert set(report.structure.answered) == answered, student
+            assert {t.grade_id: t.passed for t in report.tests} == \
+                {gid: score == points for gid, (score, points) in result.tests.items()}, student
+    assert len(reports["carol"].structure.answered) not in (0, len(reports["alice"].structure.answered))
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

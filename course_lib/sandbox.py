@@ -1,4 +1,4 @@
-"""The jail a student's kernel runs in.
+"""The jail a student's kernel runs in, for grading and for `course check` alike.
 
 bubblewrap gives the kernel its own mount, PID, network, IPC and UTS namespaces:
 it sees the Python installation, `course_lib` and the datasets read-only, one
@@ -56,12 +56,15 @@ def check() -> None:
                                  "run the grader as root or enable unprivileged user namespaces")
 
 
+def _course_lib_dir() -> Path:
+    return Path(__file__).resolve().parent
+
+
 def _ro_paths() -> list[Path]:
     """What a kernel must read: the Python installation, the venv, course_lib and the data."""
-    import course_lib
     from course_lib import datasets
 
-    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(course_lib.__file__).resolve().parent}
+    paths = {Path(sys.base_prefix), Path(sys.prefix), _course_lib_dir()}
     for extra in (datasets.data_dir(), datasets.keras_home()):
         if extra.exists():
             paths.add(extra.resolve())
@@ -146,4 +149,7 @@ def kernel_env(mode: str, threads: int) -> dict[str, str]:
     }
     if "KERAS_BACKEND" in os.environ:
         env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
+    # The course_lib bound into the jail is the one this process uses; without this the
+    # kernel's interpreter might look for another checkout's (an editable install's path).
+    env["PYTHONPATH"] = str(_course_lib_dir().parent)
     return env

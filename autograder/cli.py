@@ -1,0 +1,168 @@
+"""The instructor's `course` command: the student commands, then release, refresh, run,
+results, grade, bundle and demo.
+
+Each command's work lives in the module named after it; this file only parses
+arguments and prints. Library errors (`CourseError`) become a message and exit status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from autograder import bundle, course, demo, grading, notebooks, release, results, runner
+from course_lib import cli as student_cli
+from course_lib import runtime, sandbox
+from course_lib.errors import CourseError
+
+
+def cmd_release(args) -> int:
+    lessons = course.resolve(args.lessons)
+    drift = release.release(lessons, check=args.check)
+    if args.check:
+        if drift:
+            print("lessons/ is out of date with solutions/ (run `course release`):")
+            print("\n".join(f"  {d}" for d in drift))
+            return 1
+        print(f"lessons/ matches solutions/ for {len(lessons)} lesson(s)")
+        return 0
+    print(f"released {len(lessons)} lesson(s)" + (f"; updated: {len(drift)} file(s)" if drift else "; nothing changed"))
+    return 0
+
+
+def cmd_refresh(args) -> int:
+    lessons = course.resolve(args.lessons)
+    for lesson in lessons:
+        path = course.solution(lesson)
+        nb = notebooks.read(path)
+        seconds = notebooks.execute(nb, cwd=path.parent, mode="smoke")
+        notebooks.write(notebooks.keep_checked_outputs(nb), path)
+        print(f"{lesson}: executed in smoke mode in {seconds:.1f} s; kept the outputs nbval checks")
+    release.release(lessons)
+    print("lessons/ regenerated")
+    return 0
+
+
+def cmd_run(args) -> int:
+    lessons = course.resolve(args.lessons)
+    out = Path(args.out or course.root() / "build" / f"run-{args.mode}")
+    missing = runner.backend_missing(args.backend)
+    if missing and not args.record:
+        raise CourseError(f"Cannot run on the {args.backend} backend: {missing}.")
+    report = runner.run(lessons, args.mode, out, backend=args.backend, timeout=args.timeout)
+    print((out / "report.md").read_text())
+    print(f"executed notebooks and report.json/report.md in {out}")
+    if args.record:
+        print(f"recorded in {results.add(report)}; docs/results.md regenerated")
+        results.write()
+    return 0 if all(r["status"] == "passed" for r in report["lessons"]) else 1
+
+
+def cmd_results(args) -> int:
+    for path in args.add:
+        try:
+            report = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise CourseError(f"Cannot read run report {path}: {exc}") from None
+        print(f"{path} recorded in {results.add(report)}")
+    if args.check:
+        if results.write(check=True):
+            print("docs/results.md matches docs/runs/")
+            return 0
+        print("docs/results.md is out of date with docs/runs/ (run `course results`)")
+        return 1
+    results.write()
+    print("docs/results.md and docs/figures/ regenerated")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    lesson = course.resolve([args.lesson])[0]
+    workspace = Path(args.workspace or course.root() / "grading")
+    settings = grading.Settings(
+        mode=args.mode, jobs=args.jobs, cell_timeout=args.cell_timeout, timeout=args.timeout,
+        use_sandbox=not args.no_sandbox, regrade=args.regrade, cluster=args.cluster,
+        limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds))
+    if args.no_sandbox:
+        print("warning: --no-sandbox runs student code with your privileges; use it for trusted notebooks only",
+              file=sys.stderr)
+    print(grading.summary(grading.grade(lesson, Path(args.submissions), workspace, settings)))
+    return 0
+
+
+def cmd_bundle(args) -> int:
+    print(f"student bundle written to {bundle.build(Path(args.out))}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    return demo.main(Path(args.workspace) if args.workspace else None)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="course", description="Deep learning with Keras: course tools")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    student_cli.add_commands(sub)
+
+    r = sub.add_parser("run", help="execute solution notebooks and report time and key metrics")
+    r.add_argument("lessons", nargs="*", help="lessons (name or number); default all")
+    r.add_argument("--mode", choices=runtime.MODES, default=os.environ.get("COURSE_MODE", "full"))
+    r.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend (default: KERAS_BACKEND)")
+    r.add_argument("--out", help="folder for executed notebooks and the report (default build/run-MODE)")
+    r.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    r.add_argument("--record", action="store_true",
+                   help="file the report under docs/runs/ and regenerate docs/results.md")
+    r.set_defaults(fn=cmd_run)
+
+    res = sub.add_parser("results", help="regenerate docs/results.md from the run records in docs/runs/")
+    res.add_argument("--add", nargs="*", default=[], metavar="REPORT", help="report.json files to record first")
+    res.add_argument("--check", action="store_true", help="only compare; exit 1 if the page has drifted")
+    res.set_defaults(fn=cmd_results)
+
+    rel = sub.add_parser("release", help="regenerate lessons/ from solutions/ with nbgrader")
+    rel.add_argument("lessons", nargs="*")
+    rel.add_argument("--check", action="store_true", help="only compare; exit 1 if lessons/ has drifted")
+    rel.set_defaults(fn=cmd_release)
+
+    ref = sub.add_parser("refresh", help="re-execute solutions in smoke mode, keep nbval-checked outputs, release")
+    ref.add_argument("lessons", nargs="*")
+    ref.set_defaults(fn=cmd_refresh)
+
+    defaults = grading.Settings()
+    g = sub.add_parser("grade", help="grade a folder or zip of submissions in a sandbox, in parallel")
+    g.add_argument("lesson")
+    g.add_argument("--submissions", required=True,
+                   help="folder or .zip of STUDENT_ID/NOTEBOOK.ipynb, or of LMS-style STUDENTID_anything.ipynb files")
+    g.add_argument("--workspace", help="grading workspace (default ./grading, git-ignored)")
+    g.add_argument("--jobs", type=int, default=defaults.jobs, help="notebooks graded at once (default: cores)")
+    g.add_argument("--cluster", help="Dask scheduler address (tcp://HOST:8786) to grade on a cluster")
+    g.add_argument("--mode", choices=runtime.MODES, default=defaults.mode,
+                   help="COURSE_MODE for the student notebooks (default smoke: grading checks code, not long training)")
+    g.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, help="seconds one cell may run")
+    g.add_argument("--timeout", type=int, default=defaults.timeout, help="seconds one notebook may take in all")
+    g.add_argument("--memory-mb", type=int, default=defaults.limits.memory_mb,
+                   help="address-space limit of a student's kernel")
+    g.add_argument("--cpu-seconds", type=int, default=defaults.limits.cpu_seconds,
+                   help="CPU-time limit of a student's kernel")
+    g.add_argument("--regrade", action="store_true", help="grade again students already graded with the same notebook")
+    g.add_argument("--no-sandbox", action="store_true", help="run kernels unconfined (trusted notebooks only)")
+    g.set_defaults(fn=cmd_grade)
+
+    b = sub.add_parser("bundle", help="zip what students get: lessons, course_lib, environment files")
+    b.add_argument("out", help="output .zip")
+    b.set_defaults(fn=cmd_bundle)
+
+    dm = sub.add_parser("demo", help="release, grade the three sample submissions, print their scores")
+    dm.add_argument("--workspace", help="where to grade (default ./grading/demo)")
+    dm.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return student_cli.run_command(parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
