@@ -5,12 +5,20 @@ Pipeline, per submission:
 1. collect: a folder of ``STUDENT_ID/NOTEBOOK.ipynb``, a zip of that, or an LMS zip
    of ``STUDENTID_anything.ipynb`` files; every odd case becomes a per-student status;
 2. check: size, UTF-8, JSON, notebook format, the right lesson;
-3. build: the lesson's source with only the student's answers put in
+3. build: the lesson as released with only the student's answers put in
    (`integrity.build`), so tests cannot be edited away;
 4. execute in a sandboxed kernel, in a worker process (`autograder.worker`) on this
-   machine or on a Dask cluster, several at a time;
-5. judge: completion markers and kernel probes (`integrity.verdict`), then nbgrader's
-   own rule for each graded cell; this process alone writes the gradebook.
+   machine or on a Dask cluster, several at a time; the worker then runs the lesson's
+   hidden tests (``solutions/LESSON/grading.py``) in its own trusted process, asking the
+   student's kernel for data only;
+5. record: each test cell's points come from its hidden tests' verdict, computed
+   outside the student's process; completion markers, kernel probes and a scan of the
+   answers (`integrity`) only raise flags for a person. This process alone writes the
+   gradebook.
+
+Before the class, the lesson's own solution is graded the same way (the canary): if it
+does not earn every automatic point, something is wrong with the grader, not with the
+students, and grading stops with the reason.
 
 The workspace (default ``./grading``, git-ignored) is an nbgrader course folder:
 ``source/``, ``release/``, ``autograded/``, ``feedback/``, ``gradebook.db``, plus
@@ -23,8 +31,10 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import sys
+import threading
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -34,7 +44,8 @@ from pathlib import Path
 from autograder import course, integrity, notebooks, reports, worker
 from autograder.release import nbgrader
 from autograder.reports import GRADES_FIELDS  # noqa: F401  (part of this module's interface)
-from course_lib import kernel, sandbox
+from course_lib import kernel, sandbox, submission
+from course_lib.errors import CourseError
 
 STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -72,6 +83,10 @@ class Submission:
     problem: str = ""
 
 
+class GradingError(CourseError):
+    """The class cannot be graded (the canary failed, the lesson has no hidden tests, ...)."""
+
+
 @dataclass
 class Settings:
     # How each notebook runs: the defaults are `course_lib.kernel.RunSettings`'s, which
@@ -84,6 +99,7 @@ class Settings:
     regrade: bool = False
     cluster: str | None = None
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    canary: bool = True            # grade the lesson's own solution first; stop if it loses points
 
     def run_settings(self, threads: int) -> kernel.RunSettings:
         return kernel.RunSettings(mode=self.mode, cell_timeout=self.cell_timeout, timeout=self.timeout,
@@ -177,6 +193,14 @@ def check(lesson: str, path: Path, release_ids: set[str]):
 # ------------------------------------------------------------------------ workspace
 
 
+def hidden_tests(lesson: str) -> str:
+    """The text of a lesson's hidden tests, ``solutions/LESSON/grading.py``."""
+    path = course.root() / "solutions" / lesson / "grading.py"
+    if not path.is_file():
+        raise GradingError(f"{lesson} has no hidden tests: write them in {path} (see docs/authoring.md)")
+    return path.read_text(encoding="utf-8")
+
+
 def prepare(lesson: str, workspace: Path):
     """Lay out the nbgrader workspace, register the lesson; return (source, release) notebooks."""
     workspace.mkdir(parents=True, exist_ok=True)
@@ -193,11 +217,29 @@ def prepare(lesson: str, workspace: Path):
             notebooks.read(workspace / "release" / lesson / f"{lesson}.ipynb"))
 
 
-def _record(workspace: Path, lesson: str, graded_nb, sid: str) -> tuple[float, float, float, dict]:
+def _with_verdicts(graded_nb, hidden: dict):
+    """The executed notebook with each test cell's hidden-test verdict appended, in the grader's words."""
+    for cell in graded_nb.cells:
+        if not submission.is_test(cell):
+            continue
+        gid, points = submission.grade_id(cell), submission.meta(cell).get("points", 0)
+        verdict = hidden.get(gid, {"passed": False, "messages": ["this test has no hidden tests; ask your instructor"]})
+        if verdict["passed"]:
+            cell.outputs.append(notebooks.nbformat.v4.new_output(
+                "stream", name="stdout", text=f"Hidden tests: passed ({points:g} of {points:g} points).\n"))
+        else:
+            cell.outputs.append(notebooks.nbformat.v4.new_output(
+                "error", ename="HiddenTestsFailed", evalue="; ".join(verdict["messages"][:5]),
+                traceback=[f"Hidden tests failed (0 of {points:g} points): " + "; ".join(verdict["messages"][:5])]))
+    return graded_nb
+
+
+def _record(workspace: Path, lesson: str, graded_nb, sid: str, hidden: dict) -> tuple[float, float, float, dict]:
     """Write one student's grades into the gradebook (this process is its only writer).
 
-    Uses nbgrader's own rule per cell. Returns (score, max_score, pending manual
-    points, per-test scores).
+    A test cell's points come from its hidden tests' verdict (``hidden``), computed
+    outside the student's process; written answers wait for a person. Returns (score,
+    max_score, pending manual points, per-test scores).
     """
     from nbgrader import utils
     from nbgrader.api import Gradebook, MissingEntry
@@ -217,10 +259,13 @@ def _record(workspace: Path, lesson: str, graded_nb, sid: str) -> tuple[float, f
             gid = cell.metadata.get("nbgrader", {}).get("grade_id")
             if utils.is_grade(cell):
                 grade = gb.find_grade(gid, lesson, lesson, sid)
-                grade.auto_score, max_points = utils.determine_grade(cell)
+                if submission.is_test(cell):
+                    max_points = float(cell.metadata.nbgrader.get("points", 0))
+                    grade.auto_score = max_points if hidden.get(gid, {}).get("passed") else 0.0
+                    tests[gid] = [grade.auto_score, max_points]
+                else:  # a written answer: nbgrader's own rule (None until a person grades it)
+                    grade.auto_score, _ = utils.determine_grade(cell)
                 grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-                if not utils.is_solution(cell):
-                    tests[gid] = [grade.auto_score or 0.0, max_points]
             if utils.is_solution(cell):
                 comment = gb.find_comment(gid, lesson, lesson, sid)
                 unchanged = cell.metadata.nbgrader.get("checksum") == utils.compute_checksum(cell)
@@ -268,7 +313,9 @@ def _previous(workspace: Path, lesson: str, sid: str, digest: str) -> Result | N
 
 def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
     graded_nb, _, flags = integrity.verdict(notebooks.nbformat.from_dict(outcome["notebook"]), job_meta["nonce"])
-    score, max_score, pending, tests = _record(workspace, lesson, graded_nb, sid)
+    hidden = outcome.get("hidden", {})
+    graded_nb = _with_verdicts(graded_nb, hidden)
+    score, max_score, pending, tests = _record(workspace, lesson, graded_nb, sid, hidden)
     flags = job_meta["flags"] + [f"answer {r}" for r in job_meta["reasons"]] + flags
     message = list(job_meta["notes"])
     status = "graded"
@@ -283,7 +330,7 @@ def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
 
 
 def _executor(settings: Settings):
-    """Something with .submit(job) -> future: local worker processes, or a Dask cluster."""
+    """Something with .submit(job) -> future: resident local workers, or a Dask cluster."""
     if settings.cluster:
         from dask.distributed import Client
 
@@ -291,7 +338,7 @@ def _executor(settings: Settings):
 
         class DaskRunner:
             def submit(self, job):
-                return client.submit(worker.run_isolated, job, pure=False)
+                return client.submit(worker.execute_safely, job, pure=False)
 
             def as_completed(self, futures):
                 from dask.distributed import as_completed
@@ -304,16 +351,25 @@ def _executor(settings: Settings):
         return DaskRunner()
 
     pool = ThreadPoolExecutor(max_workers=settings.jobs)
+    local, residents = threading.local(), []
+
+    def run(job):
+        if getattr(local, "worker", None) is None:  # one resident worker process per thread
+            local.worker = worker.Resident()
+            residents.append(local.worker)
+        return local.worker.run(job)
 
     class LocalRunner:
         def submit(self, job):
-            return pool.submit(worker.run_isolated, job)
+            return pool.submit(run, job)
 
         def as_completed(self, futures):
             return as_completed(futures)
 
         def shutdown(self):
             pool.shutdown(wait=True, cancel_futures=True)
+            for resident in residents:
+                resident.close()
 
     return LocalRunner()
 
@@ -337,8 +393,32 @@ class Progress:
             self.log(f"[{self.done}/{self.total}] {result.student_id}: {result.status} {result.score:g}/{result.max_score:g}")
 
 
+def _job(nb, release, tests: str, seed: int, sid: str, settings: Settings, threads: int) -> tuple[dict, dict]:
+    """What a worker needs to grade one notebook, and what only this process keeps (meta)."""
+    built, nonce, reasons = integrity.build(release, nb, release)
+    notes, flags = integrity.structure_notes(nb, release)
+    job = {"notebook": built, "settings": settings.run_settings(threads).as_dict(), "tests": tests,
+           "seed": seed, "student": sid}
+    return job, {"nonce": nonce, "reasons": reasons, "notes": notes, "flags": flags}
+
+
+def _canary_problem(outcome: dict, release) -> str | None:
+    """Why the lesson's own solution did not earn every automatic point, or None."""
+    if outcome.get("error"):
+        return f"its notebook did not run to the end: {outcome['error']}"
+    failed = [f"{gid}: {'; '.join(v['messages'][:2])}" for gid, v in outcome.get("hidden", {}).items()
+              if not v["passed"]]
+    missing = [submission.grade_id(c) for c in release.cells
+               if submission.is_test(c) and submission.grade_id(c) not in outcome.get("hidden", {})]
+    if missing:
+        failed += [f"{gid}: no hidden test decides its points" for gid in missing]
+    return "; ".join(failed) or None
+
+
 def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | None = None, log=print) -> list[Result]:
     """Grade every submission for a lesson; write the reports; return the results."""
+    from autograder import samples
+
     settings = settings or Settings()
     if settings.use_sandbox:
         try:
@@ -346,6 +426,8 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
         except sandbox.SandboxUnavailable as exc:
             raise SystemExit(f"Cannot grade safely: {exc}") from None
     workspace = workspace.resolve()
+    tests = hidden_tests(lesson)
+    seed = secrets.randbits(63)  # hidden-test inputs are new in every grading run
     source, release = prepare(lesson, workspace)
     release_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
     total = _max_score(workspace, lesson)
@@ -368,30 +450,45 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
             results[sub.student_id] = Result(sub.student_id, lesson, 0.0, total, "error", str(exc))
             _save(workspace, results[sub.student_id], digest)
             continue
-        built, nonce, reasons = integrity.build(source, nb, release)
-        notes, flags = integrity.structure_notes(nb, release)
-        job = {"notebook": built, "settings": settings.run_settings(threads).as_dict()}
-        meta = {"nonce": nonce, "reasons": reasons, "notes": notes, "flags": flags}
+        job, meta = _job(nb, release, tests, seed, sub.student_id, settings, threads)
         pending[sub.student_id] = (job, meta, digest)
     reused = sum(1 for s in subs if s.notebook is not None and s.student_id in results and s.student_id not in pending
                  and results[s.student_id].tests)
     if reused:
         log(f"{reused} student(s) already graded with the same notebook: kept (use --regrade to grade again)")
+    canary = None
+    if settings.canary and pending:
+        canary, _ = _job(samples.answered(lesson, 1.0), release, tests, seed, "canary", settings, threads)
     progress = Progress(len(pending), log)
     runner = _executor(settings)
     try:
         futures = {runner.submit(job): sid for sid, (job, _, _) in pending.items()}
+        if canary is not None:
+            futures = {runner.submit(canary): None, **futures}
+        held = []  # students who finish before the canary: recorded once it has passed
         for fut in runner.as_completed(list(futures)):
             sid = futures[fut]
-            job, meta, digest = pending[sid]
+            job = canary if sid is None else pending[sid][0]
             try:
                 outcome = fut.result()
             except Exception as exc:  # a lost worker costs this student, not the batch
                 outcome = {"notebook": job["notebook"], "error": f"the grader's worker failed ({exc})", "seconds": 0}
-            result = _finish(lesson, sid, meta, outcome, workspace, total)
-            _save(workspace, result, digest)  # last: a result file means this student is done
-            results[sid] = result
-            progress.step(result)
+            if sid is None:
+                problem = _canary_problem(outcome, release)
+                if problem:
+                    raise GradingError(f"Grading stopped: the lesson's own solution, graded as a canary in the same "
+                                       f"sandbox, lost points ({problem}). Fix the grader or the lesson; no student "
+                                       "was graded.")
+                canary = None
+            else:
+                held.append((sid, outcome))
+            while held and canary is None:
+                sid, outcome = held.pop(0)
+                _, meta, digest = pending[sid]
+                result = _finish(lesson, sid, meta, outcome, workspace, total)
+                _save(workspace, result, digest)  # last: a result file means this student is done
+                results[sid] = result
+                progress.step(result)
     finally:
         runner.shutdown()
     ordered = [results[s.student_id] for s in subs]

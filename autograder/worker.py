@@ -1,16 +1,22 @@
-"""Execute one prepared submission in the sandbox: ``python -m autograder.worker JOB RESULT``.
+"""Grade prepared submissions, one job after another: ``python -m autograder.worker``.
 
-A worker is a process of its own, started by the grader (or by a Dask worker on
-another machine), so a notebook that floods its output or leaks memory costs this
-process, never the grader. It reads a job (the notebook to run and its
-`course_lib.kernel.RunSettings`) and writes a result (the executed notebook, or why
-it could not finish) atomically.
+A worker is a process of its own, started by the grader (`Resident`), so a job that
+crashes it or exhausts its memory costs that job, never the grader; on a Dask cluster
+the Dask worker's own process runs `execute_safely`. For each job:
+
+1. the student's notebook (rebuilt from the release with only their answers) runs in a
+   sandboxed kernel, with the settings `course check` uses;
+2. the lesson's hidden tests (`autograder.hidden`) then run here, in this trusted
+   process, asking that kernel, and for NumPy-only exercises a process that has
+   nothing but NumPy, for data through `autograder.student`. Verdicts are computed
+   here; the student's processes only ever produce data.
 """
 from __future__ import annotations
 
 import json
 import os
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -19,19 +25,60 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import hidden, student
 from autograder.integrity import PROBE_TAG
 from course_lib import kernel
 
-WORKER_MEMORY_BYTES = 4 * 2**30
-# The kernel run stops itself at the notebook's time limit; this is the backstop if it cannot.
-GRACE_SECONDS = 60
+# TensorFlow alone reserves about 2.5 GB of address space; the rest is headroom for the
+# trusted side's references and rebuilt models. A job that blows past it is that job's error.
+WORKER_MEMORY_BYTES = 8 * 2**30
+# The kernel run stops itself at the notebook's time limit, the hidden tests at theirs;
+# this is the backstop if neither can.
+GRACE_SECONDS = 120
 
 
 def execute(job: dict) -> dict:
-    """Run the job's notebook; return {"notebook", "error", "seconds"}."""
-    done = kernel.run(nbformat.from_dict(job["notebook"]), kernel.RunSettings.from_dict(job["settings"]),
-                      keep_tags=(PROBE_TAG,), tmp_root=job.get("tmp_root"))
-    return {"notebook": done.notebook, "error": done.problem, "seconds": done.seconds}
+    """Run the job's notebook, then its hidden tests.
+
+    Returns {"notebook", "error", "seconds", "hidden": {grade_id: {"passed", "messages"}}}.
+    """
+    settings = kernel.RunSettings.from_dict(job["settings"])
+    tests = hidden.load_source(job["tests"], job.get("tests_name", "grading.py")) if job.get("tests") else []
+    notebook = nbformat.from_dict(job["notebook"])
+    with kernel.Session(settings, tmp_root=job.get("tmp_root")) as session:
+        done = session.run_notebook(notebook, keep_tags=(PROBE_TAG,))
+        students = {False: student.Student(student.KernelTransport(session))}
+        numpy_process = None
+        try:
+            if any(t.spec.numpy_only for t in tests):
+                try:
+                    numpy_process = student.NumpyTransport(hidden.numpy_answers(notebook, tests), settings,
+                                                           tmp_root=job.get("tmp_root"))
+                    students[True] = student.Student(numpy_process)
+                except (student.Unavailable, student.CallTimeout, OSError):
+                    pass  # its tests fail with "the student's process did not start"
+            outcomes = hidden.run(tests, students, job["seed"], job.get("student", ""),
+                                  budget=job.get("hidden_timeout", hidden.BUDGET_SECONDS))
+        finally:
+            if numpy_process is not None:
+                numpy_process.close()
+    keras = sys.modules.get("keras")
+    if keras is not None:  # the next student starts from a clean slate
+        keras.backend.clear_session()
+    return {"notebook": done.notebook, "error": done.problem, "seconds": done.seconds,
+            "hidden": {gid: {"passed": o.passed, "messages": o.messages} for gid, o in outcomes.items()}}
+
+
+def execute_safely(job: dict) -> dict:
+    """`execute`, with a failure of the grader's own becoming that student's error (Dask workers call this)."""
+    try:
+        return execute(job)
+    except Exception as exc:
+        return _failed(job, f"the grader's worker failed ({type(exc).__name__}: {str(exc)[:200]})")
+
+
+def _failed(job: dict, why: str) -> dict:
+    return {"notebook": job["notebook"], "error": why, "seconds": 0, "hidden": {}}
 
 
 def _limit_worker_memory():  # runs in the worker process just before it starts
@@ -42,42 +89,71 @@ def _limit_worker_memory():  # runs in the worker process just before it starts
     os.setsid()
 
 
-def run_isolated(job: dict) -> dict:
-    """Run a job in a fresh worker process; a crash or a timeout becomes an error result.
+class Resident:
+    """A worker process that grades one job after another, so that what the hidden tests
+    import (Keras, for references and rebuilt models) is imported once, not per student.
 
-    This is what the grader's thread pool and Dask workers call: the memory a
-    notebook's output takes, and any crash, stay in that process.
+    A job that crashes it, exhausts its memory or outruns its time costs that job alone:
+    the process is replaced for the next one.
     """
-    timeout = job["settings"]["timeout"]
-    with tempfile.TemporaryDirectory(prefix="course-job-") as tmp:
-        job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
-        job_path.write_text(json.dumps(job))
-        proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(job_path), str(result_path)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                preexec_fn=_limit_worker_memory)
-        try:
-            _, err = proc.communicate(timeout=timeout + GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return {"notebook": job["notebook"], "error": f"grading stopped after {timeout} s of wall time",
-                    "seconds": timeout}
-        if not result_path.exists():
-            why = "it produced more output than fits in memory" if "MemoryError" in (err or "") else (err or "").strip()[-200:]
-            return {"notebook": job["notebook"], "error": f"the grader's worker for this notebook failed ({why})",
-                    "seconds": 0}
-        return json.loads(result_path.read_text())
+
+    def __init__(self):
+        self.proc = None
+        self.log = tempfile.NamedTemporaryFile(prefix="course-worker-", suffix=".log", delete=False)
+
+    def _start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.log, preexec_fn=_limit_worker_memory)
+
+    def _stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def run(self, job: dict) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        timeout = job["settings"]["timeout"] + job.get("hidden_timeout", hidden.BUDGET_SECONDS) + GRACE_SECONDS
+        with tempfile.TemporaryDirectory(prefix="course-job-") as tmp:
+            job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
+            job_path.write_text(json.dumps(job))
+            try:
+                self.proc.stdin.write(f"{job_path}\t{result_path}\n".encode())
+                self.proc.stdin.flush()
+                ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+                line = self.proc.stdout.readline() if ready else None
+            except (BrokenPipeError, OSError):
+                line = b""
+            if line is None:
+                self._stop()
+                return _failed(job, f"grading stopped after {timeout} s of wall time")
+            if not line or not result_path.exists():
+                self._stop()
+                tail = Path(self.log.name).read_text(errors="replace")[-2000:]
+                why = "it ran out of memory" if "MemoryError" in tail else "it crashed"
+                return _failed(job, f"the grader's worker for this notebook failed ({why})")
+            return json.loads(result_path.read_text())
+
+    def close(self) -> None:
+        self._stop()
+        Path(self.log.name).unlink(missing_ok=True)
 
 
-def main(argv: list[str]) -> int:
-    job_path, result_path = Path(argv[0]), Path(argv[1])
-    job = json.loads(job_path.read_text())
-    result = execute(job)
-    tmp = result_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, result_path)
+def serve() -> int:
+    """The resident worker's loop: one "JOB RESULT" line in, one line out when RESULT is written."""
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything else printed here goes to the log, not into the protocol
+    for line in sys.stdin:
+        job_path, result_path = (Path(p) for p in line.rstrip("\n").split("\t"))
+        job = json.loads(job_path.read_text())
+        result = execute_safely(job)
+        tmp = result_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result))
+        os.replace(tmp, result_path)
+        protocol.write("done\n")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(serve())

@@ -88,15 +88,17 @@ def _kernel_manager(workdir: Path, settings: RunSettings) -> AsyncKernelManager:
     kernels.mkdir(parents=True)
     specs = KernelSpecManager(kernel_dirs=[str(workdir / "kernels")])
     if settings.sandboxed:
-        scratch, runtime_dir = workdir / "scratch", workdir / "run"
-        sandbox.prepare_dirs(scratch, runtime_dir)
-        argv = sandbox.kernel_argv(scratch, runtime_dir, settings.limits, env)
+        scratch, runtime_dir, exchange = workdir / "scratch", workdir / "run", workdir / "exchange"
+        sandbox.prepare_dirs(scratch, runtime_dir, exchange)
+        argv = sandbox.kernel_argv(scratch, runtime_dir, settings.limits, env, exchange)
+        # Signals cannot reach the kernel in the jail's own session: interrupt it by message.
         (kernels / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "sandboxed Python",
-                                                         "language": "python"}))
+                                                         "language": "python", "interrupt_mode": "message"}))
         return _SandboxKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs, transport="ipc",
                                      ip=str(runtime_dir / "k"), connection_file=str(runtime_dir / "connection.json"))
     scratch = workdir / "scratch"
     scratch.mkdir()
+    (workdir / "exchange").mkdir()
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     env = dict(env, HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch / ".matplotlib"),
                PATH=os.environ.get("PATH", "/usr/bin:/bin"))
@@ -153,58 +155,170 @@ def _timings(nb: nbformat.NotebookNode) -> tuple[list[float | None], int | None]
     return seconds, unfinished
 
 
+class _Client(NotebookClient):
+    """nbclient with a budget on what each cell may send back (so a flood costs this
+    process bounded memory), and a quiet mode for the grader's own requests, whose output
+    (what the student's code prints during hidden tests) is dropped."""
+
+    def __init__(self, *args, budget: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.budget, self.spent, self.quiet, self.truncated = budget, {}, False, set()
+
+    def output(self, outs, msg, display_id, cell_index):
+        if self.quiet:
+            return None
+        spent = self.spent.get(cell_index, 0) + len(json.dumps(msg.get("content", {}), default=str))
+        self.spent[cell_index] = spent
+        if spent > self.budget:
+            if cell_index not in self.truncated:
+                self.truncated.add(cell_index)
+                outs.append(nbformat.v4.new_output("stream", name="stdout",
+                                                   text="... (output truncated by the grader)\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        if not self.quiet:
+            super()._update_display_id(display_id, msg)
+
+
+class KernelGone(RuntimeError):
+    """The kernel died, or was stopped for a limit, and cannot answer any more."""
+
+
+class CallTimeout(RuntimeError):
+    """A request to the kernel ran out of time; the kernel was interrupted (or stopped)."""
+
+
+class Session:
+    """One fresh kernel under the grader's settings, kept alive after the notebook runs,
+    so that the grader can make requests of it (`call`). Use it as a context manager."""
+
+    def __init__(self, settings: RunSettings, *, tmp_root: str | None = None):
+        self.settings, self.tmp_root = settings, tmp_root
+        self.stopped: list[str] = []
+
+    # -- set up and tear down
+
+    def __enter__(self) -> "Session":
+        self.workdir = Path(tempfile.mkdtemp(prefix="course-run-", dir=self.tmp_root))
+        self.scratch, self.exchange = self.workdir / "scratch", self.workdir / "exchange"
+        self.km = _kernel_manager(self.workdir, self.settings)
+        self.client = _Client(nbformat.v4.new_notebook(), km=self.km, timeout=self.settings.cell_timeout,
+                              allow_errors=True, kernel_name=KERNEL, record_timing=True,
+                              budget=MAX_OUTPUT_CHARS * 10)
+        self._stop = threading.Event()
+        self.deadline = None
+        threading.Thread(target=self._watch, daemon=True).start()
+        self._started = time.perf_counter()
+        try:
+            # What the kernel prints outside cells (IPython's banner, crashes) is not the notebook's.
+            run_sync(self.client.async_start_new_kernel)(cwd=str(self.scratch), stdout=subprocess.DEVNULL,
+                                                         stderr=subprocess.DEVNULL)
+            run_sync(self.client.async_start_new_kernel_client)()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        try:
+            if self.client.kc is not None:
+                self.client.kc.stop_channels()
+            run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:
+            pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            if _folder_mb(self.scratch) + _folder_mb(self.exchange) > self.settings.limits.scratch_mb:
+                self.stopped.append(f"the notebook wrote more than {self.settings.limits.scratch_mb} MB of files "
+                                    "and was stopped")
+            elif self.deadline is not None and time.perf_counter() > self.deadline:
+                self.stopped.append(f"the notebook ran longer than {self.settings.timeout} s in all and was stopped")
+            else:
+                continue
+            _kill(self.km)
+            return
+
+    @property
+    def exchange_inside(self) -> str:
+        """The grader's request folder as the kernel sees it."""
+        return "/exchange" if self.settings.sandboxed else str(self.exchange)
+
+    # -- running
+
+    def run_notebook(self, nb: nbformat.NotebookNode, keep_tags: tuple[str, ...] = ()) -> Execution:
+        """Execute a copy of ``nb`` cell by cell; errors in cells are kept as outputs."""
+        nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+        self.client.nb = nb
+        self.client.reset_execution_trackers()
+        start = time.perf_counter()
+        self.deadline = start + self.settings.timeout
+        problem = None
+        try:
+            for index, cell in enumerate(nb.cells):
+                self.client.execute_cell(cell, index, execution_count=self.client.code_cells_executed + 1)
+        except CellTimeoutError:
+            problem = f"a cell ran longer than {self.settings.cell_timeout} s (an endless loop?) and was stopped"
+            _kill(self.km)
+        except DeadKernelError:
+            problem = "the notebook stopped the Python kernel (it exited, crashed, or ran out of memory or CPU time)"
+        except AssertionError:  # nbclient can trip over a kernel that died mid-cell
+            problem = "the notebook stopped the Python kernel"
+        finally:
+            self.deadline = None
+        if self.stopped:
+            problem = self.stopped[0]
+        limit_outputs(nb, keep_tags)
+        seconds, unfinished = _timings(nb)
+        if problem and unfinished is None:  # killed before the cell's start was recorded: the first not run
+            ran = [i for i, s in enumerate(seconds) if s is not None]
+            unfinished = next((i for i, c in enumerate(nb.cells)
+                               if c.cell_type == "code" and i > (ran[-1] if ran else -1)), None)
+        return Execution(nb, problem, round(time.perf_counter() - start, 2), seconds,
+                         unfinished if problem else None)
+
+    def alive(self) -> bool:
+        return not self.stopped and bool(self.client.kc) and run_sync(self.km.is_alive)()
+
+    def call(self, code: str, timeout: float) -> None:
+        """Run the grader's code in the kernel, its output dropped; raise CallTimeout or KernelGone."""
+        if not self.alive():
+            raise KernelGone(self.stopped[0] if self.stopped else "the kernel is no longer running")
+        try:
+            self._quietly(code, timeout)
+        except CellTimeoutError:
+            self._interrupt()
+            raise CallTimeout(f"no answer within {timeout:g} s") from None
+        except (DeadKernelError, AssertionError):
+            raise KernelGone("the kernel stopped while answering") from None
+
+    def _quietly(self, code: str, timeout: float) -> None:
+        """Execute code as a cell of a notebook of its own (nbclient writes cells back into its
+        notebook), with its output dropped."""
+        cell = nbformat.v4.new_code_cell(code)
+        notebook, self.client.nb = self.client.nb, nbformat.v4.new_notebook(cells=[cell])
+        self.client.quiet, self.client.timeout = True, max(1, int(timeout))
+        try:
+            self.client.execute_cell(cell, 0, store_history=False)
+        finally:
+            self.client.nb, self.client.quiet, self.client.timeout = notebook, False, self.settings.cell_timeout
+
+    def _interrupt(self) -> None:
+        """Interrupt a request that ran out of time; stop the kernel if it does not come back."""
+        try:
+            run_sync(self.km.interrupt_kernel)()
+            self._quietly("pass", 10)
+        except Exception:
+            _kill(self.km)
+            self.stopped.append("the kernel did not respond after an interrupt and was stopped")
+
+
 def run(nb: nbformat.NotebookNode, settings: RunSettings, *, keep_tags: tuple[str, ...] = (),
         tmp_root: str | None = None) -> Execution:
     """Execute a copy of ``nb`` in a fresh kernel; errors in cells are kept as outputs."""
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    workdir = Path(tempfile.mkdtemp(prefix="course-run-", dir=tmp_root))
-    problem = None
-    start = time.perf_counter()
-    try:
-        km = _kernel_manager(workdir, settings)
-        client = NotebookClient(nb, km=km, timeout=settings.cell_timeout, allow_errors=True,
-                                kernel_name=KERNEL, record_timing=True)
-        stop = threading.Event()
-        stopped: list[str] = []
-
-        def watch():
-            deadline = start + settings.timeout
-            while not stop.wait(0.5):
-                if _folder_mb(workdir / "scratch") > settings.limits.scratch_mb:
-                    stopped.append(f"the notebook wrote more than {settings.limits.scratch_mb} MB of files "
-                                   "and was stopped")
-                elif time.perf_counter() > deadline:
-                    stopped.append(f"the notebook ran longer than {settings.timeout} s in all and was stopped")
-                else:
-                    continue
-                _kill(km)
-                return
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        try:
-            # What the kernel prints outside cells (IPython's banner, crashes) is not the notebook's.
-            client.execute(cwd=str(workdir / "scratch"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except CellTimeoutError:
-            problem = f"a cell ran longer than {settings.cell_timeout} s (an endless loop?) and was stopped"
-        except DeadKernelError:
-            problem = "the notebook stopped the Python kernel (it exited, crashed, or ran out of memory or CPU time)"
-        except AssertionError:  # nbclient's clean-up can trip over a kernel that died mid-cell
-            problem = "the notebook stopped the Python kernel"
-        finally:
-            stop.set()
-            if stopped:
-                problem = stopped[0]
-            try:
-                run_sync(km.shutdown_kernel)(now=True)
-            except Exception:
-                pass
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    limit_outputs(nb, keep_tags)
-    seconds, unfinished = _timings(nb)
-    if problem and unfinished is None:  # killed before the cell's start was recorded: the first not run
-        ran = [i for i, s in enumerate(seconds) if s is not None]
-        unfinished = next((i for i, c in enumerate(nb.cells)
-                           if c.cell_type == "code" and i > (ran[-1] if ran else -1)), None)
-    return Execution(nb, problem, round(time.perf_counter() - start, 2), seconds, unfinished if problem else None)
+    with Session(settings, tmp_root=tmp_root) as session:
+        return session.run_notebook(nb, keep_tags)

@@ -89,11 +89,10 @@ def _mkdirs(path: Path) -> list[str]:
     return args
 
 
-def kernel_argv(scratch: Path, runtime_dir: Path, limits: Limits, env: dict[str, str]) -> list[str]:
-    """The command line that starts an IPython kernel inside the jail.
-
-    Ends with ``{connection_file}``, which jupyter_client fills in.
-    """
+def _jail(scratch: Path, exchange: Path | None, limits: Limits, env: dict[str, str], binds: list[str]) -> list[str]:
+    """bwrap and prlimit arguments for a jail: the system read-only, ``binds``, the scratch
+    folder as /scratch and /tmp, the exchange folder as /exchange, then the limits and the
+    drop to the jail's own user ID. The command to run goes after."""
     args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--die-with-parent", "--new-session", "--clearenv",
             "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
@@ -105,24 +104,97 @@ def kernel_argv(scratch: Path, runtime_dir: Path, limits: Limits, env: dict[str,
             args += ["--ro-bind", f"/{link}", f"/{link}"]
     # /tmp first: later binds may live below it (the grader's own temporary folders).
     args += ["--bind", str(scratch), "/scratch", "--bind", str(scratch / "tmp"), "/tmp"]
-    for path in _ro_paths():
-        args += _mkdirs(path) + ["--ro-bind", str(path), str(path)]
-    args += _mkdirs(runtime_dir) + ["--bind", str(runtime_dir), str(runtime_dir), "--chdir", "/scratch"]
+    if exchange is not None:
+        # The grader's request folders: the jail's user may write only the reply folders in it.
+        args += ["--bind", str(exchange), "/exchange"]
+    args += binds + ["--chdir", "/scratch"]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    # Limits first (while we may still raise them), then drop to the kernel's own user ID.
+    # Limits first (while we may still raise them), then drop to the jail's own user ID.
     args += ["prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_mb * 2**20}",
              f"--nproc={limits.processes}", f"--fsize={limits.file_mb * 2**20}",
              f"--nofile={limits.open_files}", "--core=0", "--"]
     uid = kernel_uid()
     if uid is not None:
         args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
-    args += [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     return args
 
 
-def prepare_dirs(scratch: Path, runtime_dir: Path) -> None:
-    """Create the scratch and socket folders, owned by the user the kernel runs as."""
+def kernel_argv(scratch: Path, runtime_dir: Path, limits: Limits, env: dict[str, str],
+                exchange: Path | None = None) -> list[str]:
+    """The command line that starts an IPython kernel inside the jail.
+
+    Ends with ``{connection_file}``, which jupyter_client fills in.
+    """
+    binds = []
+    for path in _ro_paths():
+        binds += _mkdirs(path) + ["--ro-bind", str(path), str(path)]
+    binds += _mkdirs(runtime_dir) + ["--bind", str(runtime_dir), str(runtime_dir)]
+    return _jail(scratch, exchange, limits, env, binds) + [
+        sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+# What the NumPy-only process may import besides the standard library.
+NUMPY_ONLY = ("numpy", "numpy.libs")
+_NUMPY_SITE = "/course-numpy-only"
+
+
+def _numpy_packages() -> list[Path]:
+    import numpy
+
+    site = Path(numpy.__file__).resolve().parent.parent
+    return [site / name for name in NUMPY_ONLY if (site / name).exists()] + [_course_lib_dir()]
+
+
+def _base_site_dirs() -> list[Path]:
+    """Folders where the base interpreter would find installed packages, to hide in the jail."""
+    import glob
+
+    base = Path(sys.base_prefix)
+    found = glob.glob(str(base / "lib" / "python3*" / "site-packages"))
+    found += glob.glob("/usr/lib/python3*/dist-packages") + glob.glob("/usr/local/lib/python3*/dist-packages")
+    found += glob.glob("/usr/local/lib/python3*/site-packages")
+    return [Path(p) for p in sorted(set(found)) if Path(p).is_dir()]
+
+
+def numpy_argv(scratch: Path, exchange: Path, limits: Limits, answers: str, requests_fd: int, replies_fd: int,
+               *, sandboxed: bool = True) -> list[str]:
+    """The command line of the NumPy-only process (`course_lib.exchange`), in its own jail.
+
+    The jail holds the base interpreter's standard library, NumPy and course_lib, and no
+    other package: the venv is not in it and the base interpreter's package folders are
+    hidden, so Keras, TensorFlow, JAX, PyTorch, SciPy, OpenCV and the rest cannot be
+    imported by any means. Unsandboxed (trusted notebooks only) it only starts clean.
+    """
+    python = os.path.realpath(sys.executable)  # the base interpreter behind the venv
+    if sandboxed:
+        site, binds = _NUMPY_SITE, []
+        for path in _base_site_dirs():
+            binds += ["--tmpfs", str(path)]
+        for path in (Path(sys.base_prefix),):
+            if not str(path).startswith(("/usr/", "/etc/")):
+                binds = _mkdirs(path) + ["--ro-bind", str(path), str(path)] + binds
+        binds += ["--perms", "0755", "--dir", site]
+        for package in _numpy_packages():
+            binds += ["--ro-bind", str(package), f"{site}/{package.name}"]
+        prefix = _jail(scratch, exchange, limits, {"HOME": "/scratch", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+                                                   "PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"}, binds)
+    else:
+        site = str(scratch.parent / "site")
+        Path(site).mkdir(exist_ok=True)
+        for package in _numpy_packages():
+            link = Path(site) / package.name
+            if not link.exists():
+                link.symlink_to(package)
+        prefix = []
+    boot = (f"import sys; sys.path[:0] = [{site!r}]; import runpy; "
+            "runpy.run_module('course_lib.exchange', run_name='__main__', alter_sys=True)")
+    return prefix + [python, "-S", "-c", boot, answers, str(requests_fd), str(replies_fd)]
+
+
+def prepare_dirs(scratch: Path, runtime_dir: Path, exchange: Path | None = None) -> None:
+    """Create the scratch and socket folders, owned by the user the kernel runs as, and the
+    exchange folder, owned by the grader (so the kernel cannot move what the grader puts there)."""
     uid = kernel_uid()
     for folder in (scratch, scratch / "tmp", runtime_dir):
         folder.mkdir(parents=True, exist_ok=True)
@@ -131,6 +203,9 @@ def prepare_dirs(scratch: Path, runtime_dir: Path) -> None:
         folder.chmod(0o700)
     if uid is not None:
         runtime_dir.chmod(0o777)  # the grader (root) writes the connection file, the kernel its sockets
+    if exchange is not None:
+        exchange.mkdir(parents=True, exist_ok=True)
+        exchange.chmod(0o755)
 
 
 def kernel_env(mode: str, threads: int) -> dict[str, str]:

@@ -64,6 +64,18 @@ def fill(template: nbformat.NotebookNode, submitted: nbformat.NotebookNode) -> n
     return nb
 
 
+def answers_tested_by(nb: nbformat.NotebookNode) -> dict[str, list[nbformat.NotebookNode]]:
+    """For each test cell, the code answer cells it tests: those since the previous test cell."""
+    found, since = {}, []
+    for cell in nb.cells:
+        if is_answer(cell) and cell.cell_type == "code":
+            since.append(cell)
+        elif is_test(cell):
+            found[grade_id(cell)] = since
+            since = []
+    return found
+
+
 def first_line(source: str, width: int = 60) -> str:
     line = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
     return line if len(line) <= width else line[: width - 3] + "..."
