@@ -4,7 +4,8 @@ Grades the same N submissions (the lesson's sample answers, alternately right an
 blank) three ways and prints a table:
 
 * plain nbgrader: ``nbgrader autograde`` then ``generate_feedback`` for the class,
-  unsandboxed, one notebook at a time (what an instructor runs by hand);
+  unsandboxed, one notebook at a time (what an instructor runs by hand; it runs the
+  notebook's own tests in the student's process, which `course grade` never trusts);
 * ``course grade --jobs J`` (sandboxed, J notebooks at a time);
 * ``course grade --jobs 1`` with and without the sandbox, for its overhead per notebook.
 
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 from autograder import course, grading, notebooks, samples
-from autograder.release import nbgrader
+from autograder.release import NOT_RELEASED, nbgrader
 from course_lib.runtime import QUIET_ENV
 
 
@@ -40,7 +41,8 @@ def plain_nbgrader(lesson: str, subs: Path, workspace: Path) -> float:
     workspace.mkdir(parents=True)
     (workspace / "nbgrader_config.py").write_text(grading.WORKSPACE_CONFIG.split("# Feedback")[0]
                                                   .replace("from autograder.feedback import ShortTracebacks\n", ""))
-    shutil.copytree(course.root() / "solutions" / lesson, workspace / "source" / lesson)
+    shutil.copytree(course.root() / "solutions" / lesson, workspace / "source" / lesson,
+                    ignore=shutil.ignore_patterns(*NOT_RELEASED))
     nbgrader(["generate_assignment", lesson, "--force"], cwd=workspace)
     for folder in subs.iterdir():
         shutil.copytree(folder, workspace / "submitted" / folder.name / lesson)

@@ -86,6 +86,10 @@ def _secrets() -> list[str]:
     """
     hidden, public = set(), set()
     for lesson in course.lessons():
+        tests = course.hidden_tests(lesson)
+        if tests.is_file():
+            hidden |= {line.strip() for line in tests.read_text(encoding="utf-8").splitlines()
+                       if len(line.strip()) > 24}
         nb = notebooks.read(course.solution(lesson))
         for cell in nb.cells:
             # A written answer is replaced whole in the release, so all of it is secret.
@@ -111,6 +115,9 @@ def leaks(zip_path: Path) -> list[str]:
             text = zf.read(name).decode("utf-8", errors="replace")
             if name.startswith("autograder/") or name.startswith("solutions/"):
                 found.append(f"{name}: instructor-only folder")
+                continue
+            if name.rsplit("/", 1)[-1] == course.HIDDEN_TESTS:
+                found.append(f"{name}: hidden tests")
                 continue
             for marker in (*MARKERS, *HIDDEN):
                 if marker in text:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 LESSON_RE = re.compile(r"^\d\d-[a-z0-9-]+$")
+HIDDEN_TESTS = "grading.py"  # beside each instructor notebook; never released
 
 
 def root() -> Path:
@@ -47,3 +48,7 @@ def solution(lesson: str) -> Path:
 
 def release(lesson: str) -> Path:
     return root() / "lessons" / lesson / f"{lesson}.ipynb"
+
+
+def hidden_tests(lesson: str) -> Path:
+    return root() / "solutions" / lesson / HIDDEN_TESTS

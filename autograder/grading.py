@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder import course, integrity, notebooks, reports, worker
-from autograder.release import nbgrader
+from autograder.release import NOT_RELEASED, nbgrader
 from autograder.reports import GRADES_FIELDS  # noqa: F401  (part of this module's interface)
 from course_lib import kernel, sandbox, submission
 from course_lib.errors import CourseError
@@ -195,7 +195,7 @@ def check(lesson: str, path: Path, release_ids: set[str]):
 
 def hidden_tests(lesson: str) -> str:
     """The text of a lesson's hidden tests, ``solutions/LESSON/grading.py``."""
-    path = course.root() / "solutions" / lesson / "grading.py"
+    path = course.hidden_tests(lesson)
     if not path.is_file():
         raise GradingError(f"{lesson} has no hidden tests: write them in {path} (see docs/authoring.md)")
     return path.read_text(encoding="utf-8")
@@ -208,8 +208,7 @@ def prepare(lesson: str, workspace: Path):
     source = workspace / "source" / lesson
     if source.exists():
         shutil.rmtree(source)
-    shutil.copytree(course.root() / "solutions" / lesson, source,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(course.root() / "solutions" / lesson, source, ignore=shutil.ignore_patterns(*NOT_RELEASED))
     done = nbgrader(["generate_assignment", lesson, "--force"], cwd=workspace)
     if done.returncode != 0:
         raise SystemExit(f"nbgrader could not register {lesson}:\n{done.stdout}{done.stderr}")

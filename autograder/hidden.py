@@ -66,6 +66,36 @@ def driver(fn):
     return fn
 
 
+@driver
+def call_keeping_arguments(fn, *args, **kwargs):
+    """Call fn; return what it returned and its positional arguments as they are after the call."""
+    result = fn(*args, **kwargs)
+    return {"result": result, "arguments": list(args)}
+
+
+def _same(before, after) -> bool:
+    if isinstance(before, np.ndarray):
+        return isinstance(after, np.ndarray) and after.shape == before.shape and bool(np.array_equal(after, before))
+    if isinstance(before, (list, tuple)):
+        return isinstance(after, (list, tuple)) and len(after) == len(before) and all(map(_same, before, after))
+    return after == before
+
+
+def unchanged_call(student, name: str, *args, **kwargs):
+    """The student's ``name(*args, **kwargs)``, failing if the call changed one of its arguments.
+
+    (Arguments cross the channel as copies, so a plain `Student.call` cannot see a change.)
+    """
+    from autograder.student import Ref
+
+    reply = student.run(call_keeping_arguments, Ref(name), *args, **kwargs)
+    true(isinstance(reply, dict) and "result" in reply and isinstance(reply.get("arguments"), list),
+         f"`{name}` could not be called")
+    true(len(reply["arguments"]) == len(args) and all(map(_same, args, reply["arguments"])),
+         f"`{name}` must not modify its arguments")
+    return reply["result"]
+
+
 def load_source(source: str, name: str = "grading.py") -> list[HiddenTest]:
     """The hidden tests of a lesson's grading.py (its text), in the order they are written.
 
@@ -123,26 +153,30 @@ def array(value, what: str, dtype=float) -> np.ndarray:
         raise Failed(f"{what}: expected numbers, got {_describe(value)}") from None
 
 
+# Messages say what was wrong with what came back, never what was expected: expected
+# values and thresholds stay in the grader (the visible tests show worked examples).
+
+
 def close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-6) -> None:
     """Numbers equal within tolerance, same shape; NaN only where NaN is expected."""
     got_a = array(got, what)
     exp_a = np.asarray(expected, dtype=float)
     if got_a.shape != exp_a.shape:
-        raise Failed(f"{what}: shape {got_a.shape}, expected {exp_a.shape}")
+        raise Failed(f"{what}: wrong shape (got {got_a.shape})")
     bad = ~np.isclose(got_a, exp_a, rtol=rtol, atol=atol, equal_nan=True)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        where = f" at index {idx}" if idx else ""
-        raise Failed(f"{what}: wrong{where}, expected {exp_a[idx]:.6g}, got {got_a[idx]:.6g} "
-                     f"({int(bad.sum())} of {bad.size} values differ)")
+        where = f" first at index {idx}" if idx else ""
+        raise Failed(f"{what}: wrong{where} (got {got_a[idx]:.6g}; {int(bad.sum())} of {bad.size} values "
+                     f"differ beyond rtol={rtol:g}, atol={atol:g})")
 
 
 def equal(got, expected, what: str) -> None:
     """Exactly the expected plain value (same type: True is not 1, 1.0 is not 1)."""
     if type(got) is not type(expected) and not (isinstance(expected, float) and type(got) is int):
-        raise Failed(f"{what}: expected {_describe(expected)}, got {_describe(got)}")
+        raise Failed(f"{what}: expected a {type(expected).__name__}, got {_describe(got)}")
     if got != expected:
-        raise Failed(f"{what}: expected {_describe(expected)}, got {_describe(got)}")
+        raise Failed(f"{what}: wrong (got {_describe(got)})")
 
 
 def integer(got, what: str) -> int:
@@ -177,7 +211,7 @@ def raises(kind: str, call: Callable, what: str) -> None:
 def shape(got, expected: tuple, what: str) -> np.ndarray:
     got_a = array(got, what)
     if got_a.shape != tuple(expected):
-        raise Failed(f"{what}: shape {got_a.shape}, expected {tuple(expected)}")
+        raise Failed(f"{what}: wrong shape (got {got_a.shape})")
     return got_a
 
 
@@ -190,7 +224,7 @@ class Outcome:
     messages: list[str] = field(default_factory=list)
 
 
-def _verdict(exc: BaseException, numpy_only: bool) -> str:
+def _verdict(exc: BaseException, numpy_only: bool, problems: list[str]) -> str:
     """The grader's words for why a hidden test did not pass."""
     if isinstance(exc, Failed):
         return str(exc)
@@ -198,6 +232,11 @@ def _verdict(exc: BaseException, numpy_only: bool) -> str:
         kind = str(exc)
         if kind == "NotImplementedError":
             return "not written yet (it raises NotImplementedError)"
+        if kind == "NotDefined":
+            if numpy_only and problems:
+                return ("a NumPy-only answer cell could not run on its own (" + ", ".join(problems[:3]) + "): "
+                        "it may use only NumPy (np), math and what earlier NumPy-only answers define")
+            return "a function or name the test needs is not defined once the notebook has run"
         if kind in ("NameError",) and numpy_only:
             return ("raised NameError: a NumPy-only answer runs on its own, so it may use only what its answer "
                     "cells define, NumPy (np) and math")
@@ -210,8 +249,6 @@ def _verdict(exc: BaseException, numpy_only: bool) -> str:
         return f"could not be tested: {exc}"
     if isinstance(exc, ChannelError):
         return f"returned something the grader cannot take as an answer ({exc})"
-    if isinstance(exc, KeyError):
-        return "a name the test needs is not defined in the notebook"
     return f"the result could not be checked ({type(exc).__name__})"
 
 
@@ -224,8 +261,9 @@ BUDGET_SECONDS = 900  # for all of a student's hidden tests together
 
 
 def run(tests: list[HiddenTest], students: dict[bool, object], run_seed: int, student_id: str,
-        budget: float = BUDGET_SECONDS) -> dict[str, Outcome]:
-    """Run every hidden test; return {grade_id: Outcome}. ``students`` maps numpy_only to a Student."""
+        budget: float = BUDGET_SECONDS, problems: list[str] | None = None) -> dict[str, Outcome]:
+    """Run every hidden test; return {grade_id: Outcome}. ``students`` maps numpy_only to a Student;
+    ``problems`` are the exception types of NumPy-only answer cells that could not run."""
     outcomes: dict[str, Outcome] = {}
     deadline = time.monotonic() + budget
     for t in tests:
@@ -241,5 +279,5 @@ def run(tests: list[HiddenTest], students: dict[bool, object], run_seed: int, st
             t.fn(student, rng)
         except Exception as exc:  # every failure of a test is that test's, and only that student's
             outcome.passed = False
-            outcome.messages.append(_verdict(exc, t.spec.numpy_only))
+            outcome.messages.append(_verdict(exc, t.spec.numpy_only, problems or []))
     return outcomes

@@ -32,12 +32,17 @@ def nbgrader(args: list[str], cwd: Path, timeout: float | None = None,
                           capture_output=True, text=True, timeout=timeout, env=env)
 
 
+# Never copied out of solutions/: the hidden tests (nbgrader would release every file of
+# the folder) and editor and Python leftovers.
+NOT_RELEASED = (course.HIDDEN_TESTS, ".ipynb_checkpoints", "__pycache__")
+
+
 def generate(lesson: str, out_dir: Path) -> Path:
     """Generate one lesson's student version into out_dir/<lesson>/ and return that folder."""
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
         tmp = Path(tmp)
         shutil.copytree(course.root() / "solutions" / lesson, tmp / "solutions" / lesson,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+                        ignore=shutil.ignore_patterns(*NOT_RELEASED))
         (tmp / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
         done = nbgrader(["generate_assignment", lesson, "--no-db", "--force"], cwd=tmp)
         if done.returncode != 0:

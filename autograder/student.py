@@ -21,7 +21,6 @@ import secrets
 import select
 import shutil
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -82,6 +81,10 @@ def _reply(dir_fd: int):
         kind = error.get("type")
         kind = kind if isinstance(kind, str) and SAFE_NAME.match(kind) else "an exception"
         raise StudentError(kind)
+    try:
+        os.stat("value.json", dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        raise ChannelError("no reply came back: the request never ran to the end in the student's process") from None
     return exchange.read_fd(dir_fd, "value.json")
 
 
@@ -137,7 +140,9 @@ class NumpyTransport:
         os.close(replies_w)
         self.buffer = b""
         ready = self._line(timeout=60)
-        self.problems = ready.get("problems", []) if isinstance(ready, dict) else []
+        problems = ready.get("problems", []) if isinstance(ready, dict) else []
+        # Only the exceptions' type names: their text comes from the student's process.
+        self.problems = [p.split(":", 1)[0] for p in problems if isinstance(p, str) and SAFE_NAME.match(p.split(":", 1)[0])]
 
     def _line(self, timeout: float):
         deadline = time.monotonic() + timeout
@@ -274,7 +279,7 @@ def rebuild(data):
         raise ChannelError(f"the model could not be rebuilt from Keras's own layers ({type(exc).__name__})") from None
     if not isinstance(model, keras.Model):
         raise ChannelError("what came back is not a Keras model")
-    if model.count_params() > MAX_PARAMS:
+    if model.built and model.count_params() > MAX_PARAMS:
         raise ChannelError(f"the model has more than {MAX_PARAMS:,} parameters")
     try:
         model.set_weights(data.weights)

@@ -58,7 +58,8 @@ def execute(job: dict) -> dict:
                 except (student.Unavailable, student.CallTimeout, OSError):
                     pass  # its tests fail with "the student's process did not start"
             outcomes = hidden.run(tests, students, job["seed"], job.get("student", ""),
-                                  budget=job.get("hidden_timeout", hidden.BUDGET_SECONDS))
+                                  budget=job.get("hidden_timeout", hidden.BUDGET_SECONDS),
+                                  problems=numpy_process.problems if numpy_process else [])
         finally:
             if numpy_process is not None:
                 numpy_process.close()

@@ -286,10 +286,16 @@ def read(folder: Path, name: str = "value.json"):
 # ---------------------------------------------------------------- the student's side
 
 
+class NotDefined(Exception):
+    """A name the grader asked for does not exist in the student's process."""
+
+
 def _resolve(node, namespace: dict):
     if isinstance(node, Handle):
         return _HANDLES[node.id]
     if isinstance(node, Ref):
+        if node.name not in namespace:
+            raise NotDefined(node.name)
         return namespace[node.name]
     if isinstance(node, list):
         return [_resolve(v, namespace) for v in node]

@@ -203,15 +203,14 @@ class Session:
     def __enter__(self) -> "Session":
         self.workdir = Path(tempfile.mkdtemp(prefix="course-run-", dir=self.tmp_root))
         self.scratch, self.exchange = self.workdir / "scratch", self.workdir / "exchange"
-        self.km = _kernel_manager(self.workdir, self.settings)
-        self.client = _Client(nbformat.v4.new_notebook(), km=self.km, timeout=self.settings.cell_timeout,
-                              allow_errors=True, kernel_name=KERNEL, record_timing=True,
-                              budget=MAX_OUTPUT_CHARS * 10)
         self._stop = threading.Event()
         self.deadline = None
-        threading.Thread(target=self._watch, daemon=True).start()
-        self._started = time.perf_counter()
         try:
+            self.km = _kernel_manager(self.workdir, self.settings)
+            self.client = _Client(nbformat.v4.new_notebook(), km=self.km, timeout=self.settings.cell_timeout,
+                                  allow_errors=True, kernel_name=KERNEL, record_timing=True,
+                                  budget=MAX_OUTPUT_CHARS * 10)
+            threading.Thread(target=self._watch, daemon=True).start()
             # What the kernel prints outside cells (IPython's banner, crashes) is not the notebook's.
             run_sync(self.client.async_start_new_kernel)(cwd=str(self.scratch), stdout=subprocess.DEVNULL,
                                                          stderr=subprocess.DEVNULL)
@@ -223,10 +222,12 @@ class Session:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        client, km = getattr(self, "client", None), getattr(self, "km", None)
         try:
-            if self.client.kc is not None:
-                self.client.kc.stop_channels()
-            run_sync(self.km.shutdown_kernel)(now=True)
+            if client is not None and client.kc is not None:
+                client.kc.stop_channels()
+            if km is not None:
+                run_sync(km.shutdown_kernel)(now=True)
         except Exception:
             pass
         shutil.rmtree(self.workdir, ignore_errors=True)

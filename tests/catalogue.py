@@ -118,6 +118,60 @@ HOSTILE = {
     "fills_disk": (dict(double="import itertools\nfor i in itertools.count():\n    with open(f'junk{i}', 'wb') as f:\n"
                                "        f.write(b'0' * 2**20 * 5)\n"),
                    Case("fills_disk", ("error",), 0, "wrote more than")),
+    # Attacks on verdicts computed in the student's process: none can work, because the
+    # hidden tests run in the grader's and only data comes back. Each scores no more than
+    # the same answers without the attack (wrong answers: 0; a right square: 3).
+    "transformer_in_place": (dict(double="ip = get_ipython()\nip.input_transformers_cleanup[0] = (lambda lines: "
+                                         "['pass\\n'] if any(w in ''.join(lines) for w in ('checks.', 'exchange')) "
+                                         "else lines)\n" + DOUBLE_WRONG),
+                             Case("transformer_in_place", ("graded", "flagged"), 0)),
+    "neuters_helpers_by_dict": (dict(double="import sys\nvars(sys.modules['course_lib.checks']).update(\n"
+                                            "    check_close=lambda *a, **k: None, call=lambda f, *a, **k: None)\n"
+                                            + DOUBLE_WRONG),
+                                Case("neuters_helpers_by_dict", ("graded", "flagged"), 0)),
+    "forges_replies": (dict(double="import course_lib.exchange as cx, json, os\n"
+                                   "def forged(folder, namespace):\n"
+                                   "    with open(os.path.join(folder, 'out', 'value.json'), 'w') as f:\n"
+                                   "        f.write(json.dumps({'list': [2, 4, 6]}))\n"
+                                   "cx.serve = forged\n" + DOUBLE_WRONG),
+                       Case("forges_replies", ("graded", "flagged"), 0)),
+    "lying_comparisons": (dict(double="class Liar(float):\n    def __eq__(self, other):\n        return True\n"
+                                      "    def __ne__(self, other):\n        return False\n    __hash__ = float.__hash__\n"
+                                      "def double(x):\n    return Liar(0.0)\n"),
+                          Case("lying_comparisons", ("graded", "flagged"), 0)),
+    # (The frameworks are reached for only on the hidden tests' arrays: importing Keras in the
+    # visible run would outlast the catalogue's short cell time limit.)
+    "keras_in_numpy_only": (dict(double=DOUBLE_OK, square="def square(x):\n    if np.ndim(x) == 0:\n"
+                                 "        return x ** 2\n    import keras\n"
+                                 "    return keras.ops.convert_to_numpy(keras.ops.square(np.asarray(x, 'float32')))\n"),
+                            Case("keras_in_numpy_only", ("graded", "flagged"), 2, min_score=2)),
+    "numpy_only_hunts_site_packages": (dict(double=DOUBLE_OK, square=(
+        "def square(x):\n    if np.ndim(x) == 0:\n        return x ** 2\n    import sys, glob\n"
+        "    for top in ('/usr', '/work', '/root', '/opt', '/tmp'):\n"
+        "        sys.path += glob.glob(top + '/**/site-packages', recursive=True)\n    import scipy.special\n"
+        "    return np.asarray(x) ** 2 + 0 * scipy.special.expit(0)\n")),
+        Case("numpy_only_hunts_site_packages", ("graded", "flagged"), 2, min_score=2)),
+    "prints_what_it_can_find": (dict(double="import glob, inspect\ndef double(x):\n    if np.ndim(x) > 0:\n"
+                                            "        for f in inspect.stack():\n            print(f.filename, f.code_context)\n"
+                                            "        for top in ('/work', '/root', '/tmp', '/scratch', '/exchange'):\n"
+                                            "            for p in glob.glob(top + '/**/grading.py', recursive=True):\n"
+                                            "                print(open(p).read())\n    return 2 * np.asarray(x)\n",
+                                     square=SQUARE_OK),
+                                Case("prints_what_it_can_find", ("graded", "flagged"), 5, min_score=5)),
+    "dies_during_hidden_tests": (dict(double="import os\ndef double(x):\n    if np.ndim(x) > 0:\n        os._exit(1)\n"
+                                             "    return 2 * np.asarray(x)\n", square=SQUARE_OK),
+                                 Case("dies_during_hidden_tests", ("graded", "flagged"), 3, min_score=3)),
+    "hangs_during_hidden_tests": (dict(double="import time\ndef double(x):\n    if np.ndim(x) > 0:\n"
+                                              "        time.sleep(10**6)\n    return 2 * np.asarray(x)\n", square=SQUARE_OK),
+                                  Case("hangs_during_hidden_tests", ("graded",), 3, min_score=3)),
+    "symlinked_reply": (dict(double="import course_lib.exchange as cx, os\n"
+                                    "def forged(folder, namespace):\n"
+                                    "    os.symlink('/etc/passwd', os.path.join(folder, 'out', 'value.json'))\n"
+                                    "cx.serve = forged\n" + DOUBLE_OK, square=SQUARE_OK),
+                        Case("symlinked_reply", ("graded", "flagged"), 3, min_score=3)),
+    "oversized_reply": (dict(double="def double(x):\n    return np.zeros(2**25) if np.ndim(x) > 0 else 2 * x\n",
+                             square=SQUARE_OK),
+                        Case("oversized_reply", ("graded", "flagged"), 3, min_score=3)),
 }
 
 # Limits the catalogue is graded with (small, so the bombs go off quickly).

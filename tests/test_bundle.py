@@ -30,6 +30,23 @@ def test_bundle_reveals_no_solution_or_hidden_test(student_zip):
     assert bundle._secrets(), "the leak check must have solution lines to look for"
 
 
+def test_hidden_tests_are_never_released():
+    for lesson in course.lessons():
+        assert course.hidden_tests(lesson).is_file(), f"{lesson} has no hidden tests"
+        assert not (course.root() / "lessons" / lesson / course.HIDDEN_TESTS).exists(), lesson
+
+
+def test_leak_check_catches_hidden_test_lines(tmp_path):
+    line = next(ln.strip() for ln in course.hidden_tests(course.lessons()[0]).read_text().splitlines()
+                if "student.call(" in ln and len(ln.strip()) > 40)
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tampered, "w") as zf:
+        zf.writestr("lessons/notes.txt", f"found on a forum:\n{line}\n")
+        zf.writestr("lessons/01/grading.py", "")
+    found = bundle.leaks(tampered)
+    assert any("solution or hidden-test line" in f for f in found) and any("hidden tests" in f for f in found)
+
+
 def test_leak_check_catches_a_solution_line(tmp_path):
     secret = bundle._secrets()[0]
     tampered = tmp_path / "tampered.zip"

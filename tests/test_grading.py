@@ -1,6 +1,8 @@
 """`course grade` on the tiny lesson: mechanics, the hostile catalogue, crash safety, Dask."""
 import csv
+import html
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import zipfile
 import pytest
 
 import catalogue
+import tiny_course
 from autograder import grading, notebooks, samples
 from course_lib import sandbox
 from conftest import ROOT, course_cmd
@@ -83,6 +86,16 @@ def test_hostile_and_malformed_catalogue(released, tiny_root, tmp_path):
             assert r.status == "flagged", r
     # The gradebook holds exactly the students whose notebooks ran, once each.
     assert _gradebook_students(workspace) == sorted(r.student_id for r in results if r.tests)
+    # Feedback shows verdicts in the grader's words, never a line of the hidden tests.
+    hidden_lines = [ln.strip() for ln in tiny_course.HIDDEN_TESTS.splitlines() if len(ln.strip()) > 20]
+    pages = list((workspace / "reports" / "00-tiny" / "feedback").glob("*.html"))
+    assert len(pages) > 20
+    for page in pages:
+        text = html.unescape(page.read_text())
+        assert not [ln for ln in hidden_lines if ln in text], page.name
+    page = html.unescape((workspace / "reports" / "00-tiny" / "feedback" / "keras_in_numpy_only.html").read_text())
+    assert "Hidden tests: passed (2 of 2 points)" in page
+    assert "imports a library other than NumPy, which a NumPy-only exercise cannot use" in page
 
 
 def test_lms_zip_with_duplicates_and_strays(released, tiny_root, tmp_path):
@@ -190,3 +203,27 @@ def test_kernels_run_as_distinct_unprivileged_users():
         assert int(child.stdout) not in (uid, 0, 65534)
     else:
         assert uid is None and "setpriv" not in argv
+
+
+def test_a_second_checkout_grades_with_its_own_course_lib(tmp_path, monkeypatch):
+    """COURSE_ROOT at another checkout that shares this venv: its kernels import its own course_lib."""
+    root = tiny_course.make(tmp_path / "second")
+    monkeypatch.setenv("COURSE_ROOT", str(root))
+    for package in ("course_lib", "autograder"):
+        shutil.copytree(ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"COURSE_ROOT": str(root)}
+    assert course_cmd("release", cwd=root, env=env).returncode == 0
+    subs = samples.write_samples("00-tiny", tmp_path / "subs")
+    done = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(tmp_path / "ws"), cwd=root, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _csv(tmp_path / "ws" / "reports" / "00-tiny" / "grades.csv")
+    assert (rows["alice"]["score"], rows["bob"]["score"], rows["carol"]["score"]) == ("5.0", "0.0", "2.0")
+
+
+def test_the_canary_stops_grading_when_the_solution_loses_points(released, tiny_root, tmp_path):
+    tests = tiny_root / "solutions" / "00-tiny" / "grading.py"
+    tests.write_text(tests.read_text().replace("2 * x, \"double on", "3 * x, \"double on"))
+    subs = samples.write_samples("00-tiny", tmp_path / "subs")
+    with pytest.raises(grading.GradingError, match=r"lost points \(test_double: double on a random 3 x 4 array"):
+        grading.grade("00-tiny", subs, tmp_path / "ws", log=lambda m: None)
+    assert not (tmp_path / "ws" / "reports" / "00-tiny" / "grades.csv").exists(), "no student is graded"

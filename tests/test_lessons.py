@@ -50,6 +50,27 @@ def test_untouched_release_scores_zero(graded):
     assert results["bob"].status == "graded" and results["bob"].score == 0, f"{lesson}: {results['bob']}"
 
 
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+def test_solution_runs_clean_and_prints_its_checked_outputs(graded):
+    """What nbval did, on the solution's graded run: no cell raises, and every cell marked
+    NBVAL_CHECK_OUTPUT prints exactly what the solution notebook has stored."""
+    lesson, results, _, workspace = graded
+    executed = samples.notebooks.read(workspace / "autograded" / "alice" / lesson / f"{lesson}.ipynb")
+    errors = [c.source.splitlines()[0] for c in executed.cells if c.cell_type == "code"
+              and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert not errors, f"{lesson}: cells raised: {errors}"
+    ran = {c.source: c for c in executed.cells if c.cell_type == "code"}
+    checked = [c for c in samples.notebooks.read(course.solution(lesson)).cells
+               if c.cell_type == "code" and samples.notebooks.CHECK_MARK in c.source]
+    for cell in checked:
+        assert cell.get("outputs"), f"{lesson}: a checked cell is stored without its output"
+        assert _stdout(ran[cell.source]) == _stdout(cell), f"{lesson}: {cell.source.splitlines()[1]}"
+
+
 @pytest.mark.parametrize("graded", [FIRST], indirect=True)
 def test_partial_and_corrupt_submissions_on_lesson_01(graded):
     _, results, *_ = graded

@@ -51,14 +51,14 @@ import numpy as np
 from autograder.hidden import close, test
 
 
-@test("test_double")
+@test("test_double", seconds=15)
 def double_on_new_inputs(student, rng):
     x = rng.normal(size=(3, 4))
     close(student.call("double", x), 2 * x, "double on a random 3 x 4 array")
     close(student.call("double", 7), 14, "double(7)")
 
 
-@test("test_square", numpy_only=True)
+@test("test_square", numpy_only=True, seconds=15)
 def square_on_new_inputs(student, rng):
     x = rng.integers(-9, 9, size=6)
     close(student.call("square", x), x ** 2, "square on random integers")
