@@ -13,7 +13,7 @@ FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 DIGITS  := /usr/share/doc/opencv-doc/examples/data/digits.png
 FORTUNES := /usr/share/games/fortunes/computers
 
-.PHONY: install system data demo test lab release run-smoke run-full backends results doctor clean
+.PHONY: install system data demo test lab grade-lab release run-smoke run-full backends results doctor clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,11 +48,18 @@ demo: data
 
 # Unit and pipeline tests. Every solution notebook is graded in smoke mode (tests/test_lessons.py),
 # which also checks that no cell raises and that cells marked NBVAL_CHECK_OUTPUT print what is stored.
+# Three pytest workers on two cores: many tests wait (kernels starting, timeouts running out),
+# so a third keeps the cores busy; a lesson's tests stay on one worker (xdist_group).
 test: data
-	COURSE_MODE=smoke $(BIN)/python -m pytest -q tests
+	COURSE_MODE=smoke $(BIN)/python -m pytest -q -n 3 --dist loadgroup --durations=30 tests
 
+# JupyterLab for students: lessons/, without nbgrader's instructor tools.
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	$(BIN)/course lab
+
+# JupyterLab for instructors: formgrader on a graded class (make grade-lab LESSON=01 [WORKSPACE=dir]).
+grade-lab: install
+	$(BIN)/course lab --grade $(LESSON) $(if $(WORKSPACE),--workspace $(WORKSPACE))
 
 release: install
 	$(BIN)/course release

@@ -1,13 +1,18 @@
 """`course bundle`: the zip students get, checked to hold no solutions or hidden tests."""
 from __future__ import annotations
 
+import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder import course, notebooks
+import course_lib
+from autograder import course, notebooks, release
 from autograder.samples import MARKERS
+from course_lib.errors import CourseError
 
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+# The library students get is the one this course runs on.
+LIBRARY = Path(course_lib.__file__).resolve().parent
 
 STUDENT_PYPROJECT = """\
 [build-system]
@@ -55,7 +60,7 @@ your answers where a cell says `YOUR CODE HERE` / `YOUR ANSWER HERE` and run the
 visible test under each exercise. Keep everything an answer needs inside its answer
 cell: cells you add are not run when the notebook is graded.
 
-Before you hand a lesson in, save it and run
+Before you hand a lesson in, save it and run (in a terminal, JupyterLab's own included)
 
 ```bash
 .venv/bin/course check 01
@@ -67,8 +72,9 @@ visible tests pass, which of your cells grading will not run, and whether your l
 work is saved. Hidden tests are not in this bundle; they decide the points.
 """
 
-# Pins that only instructors need (testing and grading at scale).
-INSTRUCTOR_ONLY = ("nbval", "pytest", "dask", "distributed")
+# Pins that only instructors need (testing, grading at scale, and nbgrader, whose
+# JupyterLab tools are the instructor's: students check with `course check`).
+INSTRUCTOR_ONLY = ("nbval", "pytest", "pytest-xdist", "execnet", "dask", "distributed", "nbgrader", "latex2mathml")
 
 
 def student_requirements(text: str) -> str:
@@ -82,9 +88,12 @@ def _secrets() -> list[str]:
     """Lines of solution code and hidden tests in solutions/ that appear nowhere else in them.
 
     A line that also stands, whole or within a longer line, in a public part of the
-    notebook (prose, a visible test, a demo) gives nothing away, so it is not a secret.
+    notebook (prose, a visible test, a demo) or in course_lib (which students get anyway)
+    gives nothing away, so it is not a secret.
     """
     hidden, public = set(), set()
+    for source in LIBRARY.rglob("*.py"):
+        public |= {line.strip() for line in source.read_text(encoding="utf-8").splitlines()}
     for lesson in course.lessons():
         tests = course.hidden_tests(lesson)
         if tests.is_file():
@@ -129,26 +138,36 @@ def leaks(zip_path: Path) -> list[str]:
     return found
 
 
-def build(out: Path) -> Path:
-    """Write the student bundle; refuse (and delete it) if anything instructor-only leaked in."""
+def build(out: Path, released: Path | None = None) -> Path:
+    """Write the student bundle; refuse (and delete it) if anything instructor-only leaked in.
+
+    The lessons come from `released` (a folder of freshly generated lessons), else are
+    generated now: never from lessons/, where a student's answers may sit.
+    """
     from course_lib import __version__
 
     root = course.root()
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    files = [p for folder in ("lessons", "course_lib") for p in sorted((root / folder).rglob("*"))
-             if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts]
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in files:
-            zf.write(path, path.relative_to(root).as_posix())
+    with tempfile.TemporaryDirectory(prefix="course-bundle-") as tmp:
+        if released is None:
+            released = Path(tmp)
+            release.generate(course.lessons(), released)
+        files = [(p, p.relative_to(LIBRARY.parent).as_posix()) for p in sorted(LIBRARY.rglob("*"))
+                 if p.is_file() and "__pycache__" not in p.parts]
         for lesson in course.lessons():
-            zf.write(course.release(lesson), f"course_lib/releases/{lesson}.ipynb")
-        zf.write(root / "environment.yml", "environment.yml")
-        zf.writestr("requirements.txt", student_requirements((root / "requirements.txt").read_text()))
-        zf.writestr("pyproject.toml", STUDENT_PYPROJECT.format(version=__version__))
-        zf.writestr("README.md", STUDENT_README)
+            files += [(released / lesson / name, f"lessons/{lesson}/{name.as_posix()}")
+                      for name in sorted(release.lesson_files(released / lesson))]
+            files.append((released / lesson / f"{lesson}.ipynb", f"course_lib/releases/{lesson}.ipynb"))
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path, name in files:
+                zf.write(path, name)
+            zf.write(root / "environment.yml", "environment.yml")
+            zf.writestr("requirements.txt", student_requirements((root / "requirements.txt").read_text()))
+            zf.writestr("pyproject.toml", STUDENT_PYPROJECT.format(version=__version__))
+            zf.writestr("README.md", STUDENT_README)
     problems = leaks(out)
     if problems:
         out.unlink()
-        raise SystemExit("The bundle would reveal instructor material; nothing written:\n  " + "\n  ".join(problems))
+        raise CourseError("The bundle would reveal instructor material; nothing written:\n  " + "\n  ".join(problems))
     return out

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import bundle, course, demo, grading, notebooks, release, results, runner
+from autograder import bundle, course, demo, grading, lab, notebooks, release, results, runner
 from course_lib import cli as student_cli
 from course_lib import runtime, sandbox
 from course_lib.errors import CourseError
@@ -20,7 +20,9 @@ from course_lib.errors import CourseError
 
 def cmd_release(args) -> int:
     lessons = course.resolve(args.lessons)
-    drift = release.release(lessons, check=args.check)
+    drift, set_aside = release.release(lessons, check=args.check, force=args.force)
+    for path in set_aside:
+        print(f"moved aside (it held changes no release made): {path}")
     if args.check:
         if drift:
             print("lessons/ is out of date with solutions/ (run `course release`):")
@@ -81,6 +83,11 @@ def cmd_results(args) -> int:
 def cmd_grade(args) -> int:
     lesson = course.resolve([args.lesson])[0]
     workspace = Path(args.workspace or course.root() / "grading")
+    if args.reports_only:
+        print(grading.summary(grading.refresh_reports(lesson, workspace)))
+        return 0
+    if not args.submissions:
+        raise CourseError("Name the submissions: --submissions FOLDER_OR_ZIP (or --reports-only).")
     settings = grading.Settings(
         mode=args.mode, jobs=args.jobs, cell_timeout=args.cell_timeout, timeout=args.timeout,
         use_sandbox=not args.no_sandbox, regrade=args.regrade, cluster=args.cluster,
@@ -95,6 +102,21 @@ def cmd_grade(args) -> int:
 def cmd_bundle(args) -> int:
     print(f"student bundle written to {bundle.build(Path(args.out))}")
     return 0
+
+
+def cmd_lab(args) -> int:
+    import subprocess
+
+    extra = [a for a in args.jupyter_args if a != "--"]
+    if args.grade:
+        lesson = course.resolve([args.grade])[0]
+        argv, env, cwd = lab.instructor(lesson, Path(args.workspace or course.root() / "grading"), extra)
+        print(f"JupyterLab in the grading workspace {cwd}: open the Formgrader tab for {lesson}; "
+              f"after grading by hand, run `course grade {lesson} --reports-only`")
+    else:
+        argv, env, cwd = lab.student(extra)
+        print(f"JupyterLab on {cwd}; before handing a lesson in, run `course check NN` in a terminal")
+    return subprocess.call(argv, env=env, cwd=cwd)
 
 
 def cmd_demo(args) -> int:
@@ -124,6 +146,9 @@ def parser() -> argparse.ArgumentParser:
     rel = sub.add_parser("release", help="regenerate lessons/ from solutions/ with nbgrader")
     rel.add_argument("lessons", nargs="*")
     rel.add_argument("--check", action="store_true", help="only compare; exit 1 if lessons/ has drifted")
+    rel.add_argument("--force", action="store_true",
+                     help="replace files in lessons/ that hold changes no release made, moving them to "
+                          f"{release.SET_ASIDE}/ first")
     rel.set_defaults(fn=cmd_release)
 
     ref = sub.add_parser("refresh", help="re-execute solutions in smoke mode, keep nbval-checked outputs, release")
@@ -133,8 +158,10 @@ def parser() -> argparse.ArgumentParser:
     defaults = grading.Settings()
     g = sub.add_parser("grade", help="grade a folder or zip of submissions in a sandbox, in parallel")
     g.add_argument("lesson")
-    g.add_argument("--submissions", required=True,
+    g.add_argument("--submissions",
                    help="folder or .zip of STUDENT_ID/NOTEBOOK.ipynb, or of LMS-style STUDENTID_anything.ipynb files")
+    g.add_argument("--reports-only", action="store_true",
+                   help="run nothing: rewrite the reports from the gradebook (after manual grading in formgrader)")
     g.add_argument("--workspace", help="grading workspace (default ./grading, git-ignored)")
     g.add_argument("--jobs", type=int, default=defaults.jobs, help="notebooks graded at once (default: cores)")
     g.add_argument("--cluster", help="Dask scheduler address (tcp://HOST:8786) to grade on a cluster")
@@ -154,7 +181,14 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("out", help="output .zip")
     b.set_defaults(fn=cmd_bundle)
 
-    dm = sub.add_parser("demo", help="release, grade the three sample submissions, print their scores")
+    lb = sub.add_parser("lab", help="JupyterLab for students (lessons/, no nbgrader tools) or, with --grade, "
+                                    "for instructors (a grading workspace with formgrader)")
+    lb.add_argument("--grade", metavar="LESSON", help="open the grading workspace of this lesson in formgrader")
+    lb.add_argument("--workspace", help="grading workspace (default ./grading)")
+    lb.add_argument("jupyter_args", nargs="*", help="after --, arguments for jupyter lab (e.g. -- --port=8890)")
+    lb.set_defaults(fn=cmd_lab)
+
+    dm = sub.add_parser("demo", help="check lessons/ against a fresh release (never writing it), build the bundle, grade three samples")
     dm.add_argument("--workspace", help="where to grade (default ./grading/demo)")
     dm.set_defaults(fn=cmd_demo)
     return p

@@ -5,6 +5,8 @@ import os
 import re
 from pathlib import Path
 
+from course_lib.errors import CourseError
+
 LESSON_RE = re.compile(r"^\d\d-[a-z0-9-]+$")
 HIDDEN_TESTS = "grading.py"  # beside each instructor notebook; never released
 
@@ -19,7 +21,7 @@ def root() -> Path:
     here = Path(__file__).resolve().parent.parent
     if (here / "solutions").is_dir():
         return here
-    raise SystemExit("Not inside the course: run this from the course folder (the one with solutions/), "
+    raise CourseError("Not inside the course: run this from the course folder (the one with solutions/), "
                      "or set COURSE_ROOT.")
 
 
@@ -37,7 +39,7 @@ def resolve(names: list[str] | None) -> list[str]:
     for name in names:
         matches = [k for k in known if k == name or k.split("-", 1)[0] == name]
         if not matches:
-            raise SystemExit(f"Unknown lesson {name!r}; lessons are: {', '.join(known)}")
+            raise CourseError(f"Unknown lesson {name!r}; lessons are: {', '.join(known)}")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
 

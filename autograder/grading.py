@@ -51,17 +51,22 @@ STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_UNZIPPED_BYTES = 2 * 2**30
 
+COURSE_ID = "keras-course"
 WORKSPACE_CONFIG = """\
+import os
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from autograder.feedback import ShortTracebacks
+from autograder.feedback import MathToMathML, ShortTracebacks
 
 c = get_config()
 c.CourseDirectory.course_id = "keras-course"
+# The workspace's own exchange folder (formgrader's released/collected views), not /srv.
+c.Exchange.root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exchange")
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
 # Feedback shows students their results, not the hidden tests' code.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTracebacks, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTracebacks, MathToMathML,
+                                    CSSHTMLHeaderPreprocessor]
 """
 
 
@@ -74,6 +79,7 @@ class Result:
     status: str = "error"
     message: str = ""
     tests: dict = field(default_factory=dict)  # grade_id -> [score, max], for the per-test report
+    awaiting_manual: float = 0.0  # points of written answers that no person has graded yet
 
 
 @dataclass
@@ -233,12 +239,12 @@ def _with_verdicts(graded_nb, hidden: dict):
     return graded_nb
 
 
-def _record(workspace: Path, lesson: str, graded_nb, sid: str, hidden: dict) -> tuple[float, float, float, dict]:
+def _record(workspace: Path, lesson: str, graded_nb, sid: str, hidden: dict) -> tuple[float, float, dict]:
     """Write one student's grades into the gradebook (this process is its only writer).
 
     A test cell's points come from its hidden tests' verdict (``hidden``), computed
     outside the student's process; written answers wait for a person. Returns (score,
-    max_score, pending manual points, per-test scores).
+    max_score, per-test scores).
     """
     from nbgrader import utils
     from nbgrader.api import Gradebook, MissingEntry
@@ -262,17 +268,17 @@ def _record(workspace: Path, lesson: str, graded_nb, sid: str, hidden: dict) -> 
                     max_points = float(cell.metadata.nbgrader.get("points", 0))
                     grade.auto_score = max_points if hidden.get(gid, {}).get("passed") else 0.0
                     tests[gid] = [grade.auto_score, max_points]
-                else:  # a written answer: nbgrader's own rule (None until a person grades it)
+                    grade.needs_manual_grade = False
+                else:  # a written answer: None until a person grades it, and a person's grade stays
                     grade.auto_score, _ = utils.determine_grade(cell)
-                grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+                    grade.needs_manual_grade = grade.auto_score is None and grade.manual_score is None
             if utils.is_solution(cell):
                 comment = gb.find_comment(gid, lesson, lesson, sid)
                 unchanged = cell.metadata.nbgrader.get("checksum") == utils.compute_checksum(cell)
                 comment.auto_comment = "No response." if unchanged else None
         gb.db.commit()
         sub = gb.find_submission(lesson, sid)
-        pending = sum(g.max_score for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade)
-        return float(sub.score), float(sub.max_score), float(pending), tests
+        return float(sub.score), float(sub.max_score), tests
 
 
 def _max_score(workspace: Path, lesson: str) -> float:
@@ -314,7 +320,11 @@ def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
     graded_nb, _, flags = integrity.verdict(notebooks.nbformat.from_dict(outcome["notebook"]), job_meta["nonce"])
     hidden = outcome.get("hidden", {})
     graded_nb = _with_verdicts(graded_nb, hidden)
-    score, max_score, pending, tests = _record(workspace, lesson, graded_nb, sid, hidden)
+    # nbgrader's own layout: formgrader counts a class's submissions in submitted/.
+    submitted = workspace / "submitted" / sid / lesson / f"{lesson}.ipynb"
+    submitted.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(job_meta["submitted"], submitted)
+    score, max_score, tests = _record(workspace, lesson, graded_nb, sid, hidden)
     flags = job_meta["flags"] + [f"answer {r}" for r in job_meta["reasons"]] + flags
     message = list(job_meta["notes"])
     status = "graded"
@@ -323,9 +333,45 @@ def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
     elif flags:
         status = "flagged"
     message += flags
-    if pending:
-        message.append(f"{pending:g} point(s) of written answers await manual grading")
     return Result(sid, lesson, score, max_score or total, status, "; ".join(message), tests)
+
+
+def final(lesson: str, results: list[Result], workspace: Path) -> list[Result]:
+    """The results with the gradebook's final scores: automatic points plus whatever a
+    person has given in formgrader since, and a note only while points await a person."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = []
+    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
+        for r in results:
+            r = Result(**{**asdict(r), "awaiting_manual": 0.0})
+            try:
+                sub = gb.find_submission(lesson, r.student_id)
+            except MissingEntry:  # never got as far as the gradebook (a broken file, ...)
+                out.append(r)
+                continue
+            r.score = float(sub.score)
+            r.awaiting_manual = float(sum(g.max_score for nb in sub.notebooks for g in nb.grades
+                                          if g.needs_manual_grade))
+            parts = [m for m in r.message.split("; ") if m and not m.endswith("await manual grading")]
+            if r.awaiting_manual:
+                parts.append(f"{r.awaiting_manual:g} point(s) of written answers await manual grading")
+            r.message = "; ".join(parts)
+            out.append(r)
+    return out
+
+
+def refresh_reports(lesson: str, workspace: Path, log=print) -> list[Result]:
+    """Rewrite the reports from the saved results and the gradebook, without running any
+    notebook: after manual grading in formgrader, say."""
+    workspace = workspace.resolve()
+    saved = sorted(_results_dir(workspace, lesson).glob("*.json"))
+    if not saved or not (workspace / "gradebook.db").is_file():
+        raise GradingError(f"Nothing graded for {lesson} in {workspace}: run `course grade` first.")
+    results = [Result(**json.loads(p.read_text())["result"]) for p in saved]
+    results = final(lesson, results, workspace)
+    reports.write(lesson, results, workspace, log=log)
+    return results
 
 
 def _executor(settings: Settings):
@@ -450,6 +496,7 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
             _save(workspace, results[sub.student_id], digest)
             continue
         job, meta = _job(nb, release, tests, seed, sub.student_id, settings, threads)
+        meta["submitted"] = str(sub.notebook)
         pending[sub.student_id] = (job, meta, digest)
     reused = sum(1 for s in subs if s.notebook is not None and s.student_id in results and s.student_id not in pending
                  and results[s.student_id].tests)
@@ -457,7 +504,7 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
         log(f"{reused} student(s) already graded with the same notebook: kept (use --regrade to grade again)")
     canary = None
     if settings.canary and pending:
-        canary, _ = _job(samples.answered(lesson, 1.0), release, tests, seed, "canary", settings, threads)
+        canary, _ = _job(samples.answered(lesson, 1.0, release), release, tests, seed, "canary", settings, threads)
     progress = Progress(len(pending), log)
     runner = _executor(settings)
     try:
@@ -490,7 +537,7 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
                 progress.step(result)
     finally:
         runner.shutdown()
-    ordered = [results[s.student_id] for s in subs]
+    ordered = final(lesson, [results[s.student_id] for s in subs], workspace)
     reports.write(lesson, ordered, workspace, log=log)
     return ordered
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from autograder.release import nbgrader
 
-GRADES_FIELDS = ["student_id", "lesson", "score", "max_score", "status", "message"]
+GRADES_FIELDS = ["student_id", "lesson", "score", "max_score", "awaiting_manual", "status", "message"]
 
 
 def write_csv(results, path: Path) -> None:

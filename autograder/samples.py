@@ -1,6 +1,7 @@
 """Sample submissions for the demo and the tests: full marks, untouched, partly right."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from autograder import course, notebooks
@@ -14,12 +15,11 @@ def _answer(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if line.strip() not in MARKERS)
 
 
-def answered(lesson: str, fraction: float = 1.0):
-    """The release notebook with the first `fraction` of its code answers filled in.
-
-    Written (markdown) answers are filled in whenever fraction > 0.
+def answered(lesson: str, fraction: float = 1.0, release=None):
+    """The release notebook (lessons/'s, or a copy of `release`) with the first `fraction`
+    of its code answers filled in. Written answers are filled in whenever fraction > 0.
     """
-    release = notebooks.read(course.release(lesson))
+    release = notebooks.read(course.release(lesson)) if release is None else copy.deepcopy(release)
     solution = notebooks.read(course.solution(lesson))
     answers = {
         c.metadata["nbgrader"]["grade_id"]: c.source
@@ -38,9 +38,9 @@ def answered(lesson: str, fraction: float = 1.0):
     return release
 
 
-def write_samples(lesson: str, out_dir: Path) -> Path:
+def write_samples(lesson: str, out_dir: Path, release=None) -> Path:
     """Write STUDENT/LESSON.ipynb for the three sample students; return out_dir."""
     fractions = {"full": 1.0, "untouched": 0.0, "partial": 0.5}
     for student, kind in SAMPLE_STUDENTS.items():
-        notebooks.write(answered(lesson, fractions[kind]), out_dir / student / f"{lesson}.ipynb")
+        notebooks.write(answered(lesson, fractions[kind], release), out_dir / student / f"{lesson}.ipynb")
     return out_dir

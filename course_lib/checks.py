@@ -6,13 +6,25 @@ failed test) with what was expected, what came back, and a hint when one helps.
 from __future__ import annotations
 
 import sys
+import traceback
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 
 class CheckFailed(AssertionError):
-    pass
+    def _render_traceback_(self) -> list[str]:
+        """What Jupyter shows for a failed check (IPython asks every exception for this):
+        the message first, then only the line of the test that failed, not a traceback
+        through this module. It is still an error output, so the test still fails."""
+        lines = [f"\x1b[0;31mCheckFailed\x1b[0m: {line}" if i == 0 else line
+                 for i, line in enumerate(str(self).splitlines())]
+        mine = Path(__file__).name
+        frames = [f for f in traceback.extract_tb(self.__traceback__) if Path(f.filename).name != mine]
+        if frames and frames[-1].line:
+            lines.append(f"(from line {frames[-1].lineno} of the cell: {frames[-1].line.strip()})")
+        return lines
 
 
 def _fail(message: str, hint: str | None) -> None:
@@ -25,7 +37,8 @@ def call(fn: Callable, *args, **kwargs) -> Any:
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
-        _fail(f"`{name}` is not written yet.", "replace `raise NotImplementedError()` with your code, then run its cell again.")
+        pass
+    _fail(f"`{name}` is not written yet.", "replace `raise NotImplementedError()` with your code, then run its cell again.")
 
 
 def as_array(value: Any, name: str = "your result") -> np.ndarray:

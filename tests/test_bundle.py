@@ -1,4 +1,5 @@
 """`course bundle`: what students get holds no solutions and no hidden tests, and installs."""
+import json
 import os
 import re
 import subprocess
@@ -8,6 +9,10 @@ import zipfile
 import pytest
 
 from autograder import bundle, course, notebooks, samples
+
+
+# Its tests share one module fixture: with pytest-xdist they run on one worker.
+pytestmark = pytest.mark.xdist_group("bundle")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +78,9 @@ def test_student_requirements_leave_out_instructor_tools(student_zip):
 def test_bundle_ships_the_releases_that_course_check_rebuilds_from(student_zip):
     zf = zipfile.ZipFile(student_zip)
     for lesson in course.lessons():
-        assert zf.read(f"course_lib/releases/{lesson}.ipynb") == course.release(lesson).read_bytes()
+        shipped = json.loads(zf.read(f"course_lib/releases/{lesson}.ipynb"))
+        assert shipped == json.loads(zf.read(f"lessons/{lesson}/{lesson}.ipynb"))
+        assert shipped == json.loads(course.release(lesson).read_text(encoding="utf-8"))
     assert 'course_lib = ["releases/*.ipynb"]' in zf.read("pyproject.toml").decode()
 
 

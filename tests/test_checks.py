@@ -79,3 +79,21 @@ def test_check_no_framework_knows_opencv_functions_without_a_module():
         check_no_framework(lambda im: hist([im], [0], None, [4], [0, 256]), image, forbidden=("cv2",))
     assert check_no_framework(lambda im: np.bincount(im[..., 0].ravel(), minlength=4), image,
                               forbidden=("cv2",)).tolist() == [16, 0, 0, 0]
+
+
+def test_a_failed_check_shows_its_message_first_and_no_traceback_through_the_helpers():
+    """In Jupyter (IPython), the student reads the message, then the test line, in a few lines."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    with capture_output() as shown:
+        result = shell.run_cell("from course_lib import checks\n"
+                                "def double(x):\n    raise NotImplementedError()\n"
+                                "checks.check_equal(checks.call(double, 2), 4, 'double(2)')\n")
+    assert isinstance(result.error_in_exec, checks.CheckFailed), "it must still fail the cell"
+    lines = [line for line in shown.stdout.splitlines() if line.strip()]
+    assert "`double` is not written yet." in lines[0]
+    assert lines[1].startswith("Hint: replace `raise NotImplementedError()`")
+    assert "checks.check_equal(checks.call(double, 2), 4, 'double(2)')" in lines[2]
+    assert len(lines) == 3 and "checks.py" not in shown.stdout and "During handling" not in shown.stdout

@@ -1,5 +1,6 @@
 """The `course` command as a user runs it."""
 import json
+import os
 
 from conftest import ROOT, course_cmd
 
@@ -54,10 +55,21 @@ def test_unknown_lesson_lists_the_lessons():
 
 
 def test_outside_the_course_is_a_clear_error(tmp_path):
-    done = course_cmd("release", "--check", cwd=tmp_path, env={"COURSE_ROOT": ""})
-    # The package itself lives in the course checkout, so it still finds the course.
-    assert done.returncode == 0, done.stderr
-    assert str(ROOT) and "lessons/ matches solutions/" in done.stdout
+    """The tools installed away from any course checkout, run from a folder that is not one."""
+    import shutil
+    import subprocess
+    import sys
+
+    for package in ("autograder", "course_lib"):
+        shutil.copytree(ROOT / package, tmp_path / "site" / package, ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "elsewhere").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_ROOT"}
+    env["PYTHONPATH"] = str(tmp_path / "site")
+    done = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--check"], cwd=tmp_path / "elsewhere",
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Not inside the course" in done.stderr and "COURSE_ROOT" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_students_see_student_commands_and_instructors_see_all():
@@ -72,7 +84,7 @@ def test_students_see_student_commands_and_instructors_see_all():
 
     student = commands("course_lib.cli")
     assert student == {"doctor", "data", "check"}
-    assert commands("autograder.cli") == student | {"run", "results", "release", "refresh", "grade", "bundle", "demo"}
+    assert commands("autograder.cli") == student | {"run", "results", "release", "refresh", "grade", "bundle", "lab", "demo"}
 
 
 def test_course_lib_never_imports_autograder():

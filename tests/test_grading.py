@@ -58,6 +58,55 @@ def test_grades_samples_and_writes_reports(released, tiny_root, tmp_path):
     assert "is not written yet" in page
     assert "arange(4)" not in page and "HIDDEN TESTS" not in page, "feedback must not show hidden tests"
     assert "course-grader" not in page, "the grader's markers and probes must not reach students"
+    # Formulas are typeset as MathML, which needs no MathJax from the network.
+    assert "<mfrac>" in page and "\\frac" not in page and "<math" in page
+
+
+def test_feedback_math_leaves_prices_and_unknown_latex_as_written():
+    from autograder.feedback import MATH, _mathml
+
+    assert MATH.sub(_mathml, "It costs $5 and $6.") == "It costs $5 and $6."
+    assert MATH.sub(_mathml, r"$a_i$").startswith("<math") and "<msub>" in MATH.sub(_mathml, r"$a_i$")
+
+
+def _grade_by_hand(workspace, student, grade_id, points):
+    """What formgrader's grade handler does when an instructor types points in the browser."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
+        grade = gb.find_grade(grade_id, "00-tiny", "00-tiny", student)
+        grade.manual_score = points
+        grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+def test_manual_grades_count_everywhere_and_survive_a_second_run(released, tiny_root, tmp_path):
+    subs, workspace = samples.write_samples("00-tiny", tmp_path / "subs"), tmp_path / "ws"
+    grade = ["grade", "00", "--submissions", str(subs), "--workspace", str(workspace)]
+    assert course_cmd(*grade, cwd=tiny_root).returncode == 0
+    out = workspace / "reports" / "00-tiny"
+    assert (_csv(out / "grades.csv")["alice"]["score"], _csv(out / "grades.csv")["alice"]["awaiting_manual"]) \
+        == ("5.0", "1.0")
+
+    _grade_by_hand(workspace, "alice", "why", 1)
+    refreshed = course_cmd("grade", "00", "--workspace", str(workspace), "--reports-only", cwd=tiny_root)
+    assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+    for run in ("reports only", "cached", "regraded"):
+        rows = _csv(out / "grades.csv")
+        assert (rows["alice"]["score"], rows["alice"]["awaiting_manual"]) == ("6.0", "0.0"), run
+        assert "await manual grading" not in rows["alice"]["message"], run
+        assert "await manual grading" in rows["carol"]["message"], "carol's answer is still ungraded"
+        page = html.unescape((out / "feedback" / "alice.html").read_text())
+        assert "Score: 6.0 / 6.0" in page, run
+        if run == "reports only":
+            assert course_cmd(*grade, cwd=tiny_root).returncode == 0
+        elif run == "cached":
+            assert course_cmd(*grade, "--regrade", cwd=tiny_root).returncode == 0
+
+
+def test_reports_only_before_any_grading_is_a_clear_error(tiny_root, tmp_path):
+    done = course_cmd("grade", "00", "--workspace", str(tmp_path / "ws"), "--reports-only", cwd=tiny_root)
+    assert done.returncode == 1 and "run `course grade` first" in done.stderr
 
 
 def test_hostile_and_malformed_catalogue(released, tiny_root, tmp_path):

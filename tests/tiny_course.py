@@ -6,6 +6,7 @@ tests (grading.py) decide.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -37,7 +38,7 @@ def notebook() -> nbformat.NotebookNode:
         new_code_cell("checks.check_close(checks.call(square, 3), 9)",
                       metadata=_meta("test_square", grade=True, locked=True, points=3)),
         new_code_cell("from course_lib import runtime\nruntime.record('tiny_metric', 0.5, target=0.4)"),
-        new_markdown_cell("Why square?"),
+        new_markdown_cell("Why square? Because $x^2 \\ge 0$ for every $x$, and $$\\frac{d}{dx} x^2 = 2x$$"),
         new_markdown_cell("Because the lesson says so.", metadata=_meta("why", solution=True, grade=True, points=1)),
     ]
     nb = new_notebook(cells=cells)
@@ -66,7 +67,8 @@ def square_on_new_inputs(student, rng):
 
 
 def make(root: Path) -> Path:
-    """Create a course root with solutions/00-tiny (notebook and hidden tests) and an empty lessons/."""
+    """Create a course root with solutions/00-tiny (notebook and hidden tests), an empty
+    lessons/, and the real course's install files (the student bundle ships them)."""
     (root / "solutions" / LESSON).mkdir(parents=True)
     (root / "lessons").mkdir()
     nbformat.write(notebook(), str(root / "solutions" / LESSON / f"{LESSON}.ipynb"))
@@ -74,4 +76,6 @@ def make(root: Path) -> Path:
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.source_directory = 'solutions'\n"
         "c.CourseDirectory.release_directory = 'lessons'\n")
+    for name in ("requirements.txt", "environment.yml"):
+        shutil.copyfile(Path(__file__).resolve().parent.parent / name, root / name)
     return root

@@ -1,0 +1,112 @@
+"""`course lab`: JupyterLab as students and instructors open it, driven over its HTTP API
+(the calls the browser makes)."""
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from autograder import lab, samples
+from conftest import course_cmd
+
+TOKEN = "course-lab-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    def __init__(self, argv, env, cwd):
+        self.port = _free_port()
+        argv = [*argv, "--no-browser", f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1",
+                f"--IdentityProvider.token={TOKEN}"]
+        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                self.get("/api/status")
+                return
+            except OSError:
+                time.sleep(0.5)
+        self.close()
+        raise AssertionError(f"JupyterLab did not start: {self.proc.stderr.read()[-2000:]}")
+
+    def request(self, path, method="GET", body=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"token {TOKEN}"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.read().decode()
+
+    def get(self, path):
+        return self.request(path)
+
+    def status(self, path) -> int:
+        try:
+            self.get(path)
+            return 200
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def close(self):
+        os.killpg(self.proc.pid, 15)
+        self.proc.wait(timeout=30)
+
+
+def _page_config(html: str) -> dict:
+    start = html.index('id="jupyter-config-data"')
+    start = html.index(">", start) + 1
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+def test_students_get_the_lessons_without_instructor_tools(tiny_root):
+    assert course_cmd("release", cwd=tiny_root).returncode == 0
+    server = Lab(*lab.student())
+    try:
+        config = _page_config(server.get("/lab"))
+        assert "@jupyter/nbgrader" in config["disabledExtensions"]
+        assert server.status("/formgrader") == 404 and server.status("/assignments") == 404
+        listed = json.loads(server.get("/api/contents"))
+        assert [item["name"] for item in listed["content"]] == ["00-tiny"]
+    finally:
+        server.close()
+    assert not (tiny_root / "gradebook.db").exists(), "opening the lab must not leave a gradebook behind"
+
+
+def test_instructors_grade_written_answers_in_formgrader_and_the_reports_follow(tiny_root, tmp_path):
+    assert course_cmd("release", cwd=tiny_root).returncode == 0
+    subs, workspace = samples.write_samples("00-tiny", tmp_path / "subs"), tmp_path / "ws"
+    done = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(workspace), cwd=tiny_root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    server = Lab(*lab.instructor("00-tiny", workspace))
+    try:
+        assignments = json.loads(server.get("/formgrader/api/assignments"))
+        tiny = next(a for a in assignments if a["name"] == "00-tiny")
+        assert (tiny["status"], tiny["num_submissions"]) == ("released", 3), tiny
+        submissions = {s["student"]: s for s in json.loads(server.get("/formgrader/api/submissions/00-tiny"))}
+        assert submissions["alice"]["autograded"] and submissions["alice"]["needs_manual_grade"]
+        notebook = json.loads(server.get("/formgrader/api/submitted_notebooks/00-tiny/00-tiny"))
+        alice = next(n for n in notebook if n["student"] == "alice")
+        grades = json.loads(server.get(f"/formgrader/api/grades?submission_id={alice['id']}"))
+        why = next(g for g in grades if g["name"] == "why")
+        server.request(f"/formgrader/api/grade/{why['id']}", "PUT",
+                       {"manual_score": 1, "extra_credit": 0})
+    finally:
+        server.close()
+    refreshed = course_cmd("grade", "00", "--workspace", str(workspace), "--reports-only", cwd=tiny_root)
+    assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+    grades_csv = (workspace / "reports" / "00-tiny" / "grades.csv").read_text()
+    assert "alice,00-tiny,6.0,6.0,0.0,graded" in grades_csv, grades_csv
+
+
+def test_the_instructor_lab_needs_a_graded_class(tiny_root, tmp_path):
+    with pytest.raises(Exception, match="run `course grade 00-tiny"):
+        lab.instructor("00-tiny", tmp_path / "nothing")
