@@ -49,9 +49,10 @@ demo: data
 # Unit and pipeline tests. Every solution notebook is graded in smoke mode (tests/test_lessons.py),
 # which also checks that no cell raises and that cells marked NBVAL_CHECK_OUTPUT print what is stored.
 # Three pytest workers on two cores: many tests wait (kernels starting, timeouts running out),
-# so a third keeps the cores busy; a lesson's tests stay on one worker (xdist_group).
+# so a third keeps the cores busy. --dist loadscope keeps a module on one worker, so each
+# lesson's graded run (a module fixture) is made once.
 test: data
-	COURSE_MODE=smoke $(BIN)/python -m pytest -q -n 3 --dist loadgroup --durations=30 tests
+	COURSE_MODE=smoke $(BIN)/python -m pytest -q -n 3 --dist loadscope --durations=30 tests
 
 # JupyterLab for students: lessons/, without nbgrader's instructor tools.
 lab: install

@@ -11,9 +11,6 @@ import pytest
 from autograder import bundle, course, notebooks, samples
 
 
-# Its tests share one module fixture: with pytest-xdist they run on one worker.
-pytestmark = pytest.mark.xdist_group("bundle")
-
 
 @pytest.fixture(scope="module")
 def student_zip(tmp_path_factory):

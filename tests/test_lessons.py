@@ -18,9 +18,7 @@ LESSONS = course.lessons()
 FIRST = "01-neural-network-basics"
 
 
-# One lesson's tests share its graded run: with pytest-xdist they go to one worker together.
-@pytest.fixture(scope="module", params=[pytest.param(lesson, marks=pytest.mark.xdist_group(lesson))
-                                        for lesson in LESSONS])
+@pytest.fixture(scope="module", params=LESSONS)
 def graded(request, tmp_path_factory):
     lesson = request.param
     subs = tmp_path_factory.mktemp("subs")
@@ -72,7 +70,6 @@ def test_hidden_tests_give_no_point_for_nothing_written(lesson):
     assert not [gid for gid, o in outcomes.items() if o.passed], f"{lesson}: points for nothing written"
 
 
-@pytest.mark.xdist_group(FIRST)
 @pytest.mark.parametrize("graded", [FIRST], indirect=True)
 def test_untouched_release_scores_zero(graded):
     lesson, results, *_ = graded
@@ -100,7 +97,6 @@ def test_solution_runs_clean_and_prints_its_checked_outputs(graded):
         assert _stdout(ran[cell.source]) == _stdout(cell), f"{lesson}: {cell.source.splitlines()[1]}"
 
 
-@pytest.mark.xdist_group(FIRST)
 @pytest.mark.parametrize("graded", [FIRST], indirect=True)
 def test_partial_and_corrupt_submissions_on_lesson_01(graded):
     _, results, *_ = graded
@@ -109,7 +105,6 @@ def test_partial_and_corrupt_submissions_on_lesson_01(graded):
     assert [r.status for r in results.values()].count("graded") == 3
 
 
-@pytest.mark.xdist_group(FIRST)
 @pytest.mark.parametrize("graded", [FIRST], indirect=True)
 def test_course_check_tells_students_what_grading_then_reports(graded):
     """`course check` on the blank, half-done and full lesson 01: the same answers, the same tests passing."""

@@ -58,9 +58,6 @@ def _mirror(folder: Path) -> None:
                 shutil.copyfile(source, folder / spec_name / f.name)
 
 
-# Its tests share one module fixture: with pytest-xdist they run on one worker.
-pytestmark = pytest.mark.xdist_group("non_debian")
-
 
 @pytest.fixture(scope="module")
 def served_mirror(tmp_path_factory):
