@@ -12,8 +12,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 DIGITS  := /usr/share/doc/opencv-doc/examples/data/digits.png
 FORTUNES := /usr/share/games/fortunes/computers
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: install system data demo test lab grade-lab release run-smoke run-full backends results doctor clean
+.PHONY: install system data demo test test-browser lab grade-lab release run-smoke run-full backends results doctor clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,14 +24,17 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages that carry real data (and the grading sandbox). Installed when we are
-# root with apt; otherwise we say what to install and go on with what is there.
+# Debian packages that carry real data, the grading sandbox, and the browser (with a font
+# for the lessons' Chinese terms) the browser tests drive. Installed when we are root
+# with apt; otherwise we say what to install and go on with what is there.
 system:
 	@missing=""; \
 	test -f $(FASHION) || missing="$$missing dataset-fashion-mnist"; \
 	test -f $(DIGITS) || missing="$$missing opencv-doc"; \
 	test -f $(FORTUNES) || missing="$$missing fortunes"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	test -f $(CJK_FONT) || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing Debian packages:$$missing"; \
@@ -53,6 +57,11 @@ demo: data
 # lesson's graded run (a module fixture) is made once.
 test: data
 	COURSE_MODE=smoke $(BIN)/python -m pytest -q -n 3 --dist loadscope --durations=30 tests
+
+# The two JupyterLab journeys in Chromium (also part of `make test`); screenshots of each
+# step, and of the page where a step failed, land in build/test-artifacts/browser/.
+test-browser: data
+	COURSE_MODE=smoke $(BIN)/python -m pytest -q tests/test_browser.py
 
 # JupyterLab for students: lessons/, without nbgrader's instructor tools.
 lab: install

@@ -29,6 +29,26 @@ NBGRADER_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_ext
 # What an instructor grading in a workspace has no use for: the student's side of the exchange.
 STUDENT_SIDE = ("@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list",
                 "@jupyter/nbgrader:validate-assignment")
+# JupyterLab's news and update checks ask for permission to go online, on every first
+# start: the course works offline and a class should not be asked.
+ONLINE = ("@jupyterlab/apputils-extension:announcements",)
+
+
+# Formgrader's pages are nbconvert templates that load MathJax 2 from a CDN; this macro
+# takes its place and loads the copy jupyter-server-mathjax serves, so LaTeX in the
+# answers being graded is typeset offline.
+MATHJAX_MACRO = """\
+{%- macro mathjax(url="/static/jupyter_server_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe") -%}
+<script type="text/x-mathjax-config">
+MathJax.Hub.Config({tex2jax: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]], processEscapes: true,
+                              processEnvironments: true},
+                    // the only web font jupyter-server-mathjax ships
+                    "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null},
+                    messageStyle: "none"});
+</script>
+<script src="{{ url }}"></script>
+{%- endmacro %}
+"""
 
 
 def _config_dir(folder: Path, disabled_lab: list[str], server_extensions: dict[str, bool]) -> Path:
@@ -36,13 +56,25 @@ def _config_dir(folder: Path, disabled_lab: list[str], server_extensions: dict[s
     (folder / "labconfig").mkdir(parents=True, exist_ok=True)
     (folder / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": {name: True for name in disabled_lab}}, indent=1))
-    (folder / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": server_extensions}}, indent=1))
+    (folder / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"jpserver_extensions": {**server_extensions, "jupyter_server_mathjax": True}}}, indent=1))
     return folder
+
+
+def _offline_mathjax(config_dir: Path) -> None:
+    """Formgrader's MathJax from this server (JUPYTER_PATH's templates come first).
+
+    Only for the instructor's server: a student's "Export as HTML" keeps nbconvert's own
+    macro, whose pages also work opened as files, away from this server."""
+    macro = config_dir / "data" / "nbconvert" / "templates" / "base" / "mathjax.html.j2"
+    macro.parent.mkdir(parents=True, exist_ok=True)
+    macro.write_text(MATHJAX_MACRO)
 
 
 def _env(config_dir: Path) -> dict:
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config_dir))
+    if (config_dir / "data").is_dir():
+        env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(config_dir / "data"), env.get("JUPYTER_PATH")]))
     # nbgrader calls `alembic` by name: this environment's programs first, activated or not.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
@@ -58,7 +90,7 @@ def _argv(root_dir: Path, extra: list[str]) -> list[str]:
 def student(extra: list[str] = ()) -> tuple[list[str], dict, Path]:
     """JupyterLab on lessons/, without nbgrader's tools; returns (argv, env, cwd)."""
     root = course.root()
-    config = _config_dir(root / "build" / "jupyter" / "student", [NBGRADER_LAB],
+    config = _config_dir(root / "build" / "jupyter" / "student", [NBGRADER_LAB, *ONLINE],
                          {name: False for name in NBGRADER_SERVER})
     return _argv(root / "lessons", list(extra)), _env(config), root / "lessons"
 
@@ -74,6 +106,7 @@ def instructor(lesson: str, workspace: Path, extra: list[str] = ()) -> tuple[lis
     outbound = workspace / "exchange" / grading.COURSE_ID / "outbound" / lesson
     if not outbound.exists():
         shutil.copytree(workspace / "release" / lesson, outbound)
-    config = _config_dir(workspace / ".jupyter", list(STUDENT_SIDE),
+    config = _config_dir(workspace / ".jupyter", [*STUDENT_SIDE, *ONLINE],
                          {name: name.endswith("formgrader") for name in NBGRADER_SERVER})
+    _offline_mathjax(config)
     return _argv(workspace, list(extra)), _env(config), workspace

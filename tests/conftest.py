@@ -31,3 +31,15 @@ def course_cmd(*args, cwd=ROOT, env=None, timeout=900):
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-m", "autograder.cli", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A browser test that fails leaves a screenshot of the page as it was (tests/test_browser.py)."""
+    report = yield
+    page = getattr(item, "browser_page", None)
+    if report.failed and page is not None and not page.is_closed():
+        folder = ROOT / "build" / "test-artifacts" / "browser"
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"FAILED-{item.name}-{report.when}.png"), full_page=True)
+    return report

@@ -1,77 +1,19 @@
 """`course lab`: JupyterLab as students and instructors open it, driven over its HTTP API
 (the calls the browser makes)."""
 import json
-import os
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from autograder import lab, samples
 from conftest import course_cmd
-
-TOKEN = "course-lab-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Lab:
-    def __init__(self, argv, env, cwd):
-        self.port = _free_port()
-        argv = [*argv, "--no-browser", f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1",
-                f"--IdentityProvider.token={TOKEN}"]
-        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                self.get("/api/status")
-                return
-            except OSError:
-                time.sleep(0.5)
-        self.close()
-        raise AssertionError(f"JupyterLab did not start: {self.proc.stderr.read()[-2000:]}")
-
-    def request(self, path, method="GET", body=None):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"token {TOKEN}"})
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.read().decode()
-
-    def get(self, path):
-        return self.request(path)
-
-    def status(self, path) -> int:
-        try:
-            self.get(path)
-            return 200
-        except urllib.error.HTTPError as exc:
-            return exc.code
-
-    def close(self):
-        os.killpg(self.proc.pid, 15)
-        self.proc.wait(timeout=30)
-
-
-def _page_config(html: str) -> dict:
-    start = html.index('id="jupyter-config-data"')
-    start = html.index(">", start) + 1
-    return json.loads(html[start:html.index("</script>", start)])
+from lab_server import Lab, page_config
 
 
 def test_students_get_the_lessons_without_instructor_tools(tiny_root):
     assert course_cmd("release", cwd=tiny_root).returncode == 0
     server = Lab(*lab.student())
     try:
-        config = _page_config(server.get("/lab"))
+        config = page_config(server.get("/lab"))
         assert "@jupyter/nbgrader" in config["disabledExtensions"]
         assert server.status("/formgrader") == 404 and server.status("/assignments") == 404
         listed = json.loads(server.get("/api/contents"))
