@@ -1,4 +1,5 @@
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -43,3 +44,41 @@ def pytest_runtest_makereport(item, call):
         folder.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(folder / f"FAILED-{item.name}-{report.when}.png"), full_page=True)
     return report
+
+
+# `make test` spreads groups of tests over pytest-xdist workers in the order collected: a
+# module's tests stay together (they share its fixtures), except that each lesson's tests
+# in test_lessons.py (its graded run, and the tests that read it) form a group of their
+# own, so the lessons are graded side by side. The slowest groups go first, so that the
+# workers finish together: lessons by their smoke-mode grading time, then slow modules.
+SLOWEST_FIRST = ("09-", "04-", "11-", "01-", "test_bundle.py", "test_browser.py", "test_non_debian.py",
+                 "06-", "05-", "03-", "test_grading.py", "test_selfcheck.py", "test_lab.py", "12-", "07-",
+                 "08-", "10-", "02-")
+LESSON_PARAM = re.compile(r"^tests/test_lessons\.py::.*\[(\d\d-[a-z0-9-]+)\]$")
+
+
+def test_group(nodeid: str) -> str:
+    lesson = LESSON_PARAM.match(nodeid)
+    return lesson.group(1) if lesson else nodeid.split("::")[0].rsplit("/", 1)[-1]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has ordered the tests by their fixtures
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        group = test_group(item.nodeid)
+        return next((i for i, prefix in enumerate(SLOWEST_FIRST) if group.startswith(prefix)), len(SLOWEST_FIRST))
+
+    items.sort(key=rank)  # stable: a group keeps its own order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's loadscope, with the groups above as its scopes. (Its loadgroup marks
+    cannot do this under pytest 9: the group it appends to a test's id never reaches
+    the scheduler.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return test_group(nodeid)
+
+    return ByGroup(config, log)
