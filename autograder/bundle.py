@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 import course_lib
-from autograder import course, notebooks, release
+from autograder import course, glossary, notebooks, release
 from autograder.samples import MARKERS
 from course_lib.errors import CourseError
 
@@ -164,6 +164,8 @@ def build(out: Path, released: Path | None = None) -> Path:
             for path, name in files:
                 zf.write(path, name)
             zf.write(root / "environment.yml", "environment.yml")
+            if (root / glossary.GLOSSARY).is_file():  # the lessons link to it
+                zf.write(root / glossary.GLOSSARY, glossary.GLOSSARY.as_posix())
             zf.writestr("requirements.txt", student_requirements((root / "requirements.txt").read_text()))
             zf.writestr("pyproject.toml", STUDENT_PYPROJECT.format(version=__version__))
             zf.writestr("README.md", STUDENT_README)

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import bundle, course, demo, grading, lab, notebooks, release, results, runner
+from autograder import bundle, course, demo, glossary, grading, lab, notebooks, release, results, runner
 from course_lib import cli as student_cli
 from course_lib import runtime, sandbox
 from course_lib.errors import CourseError
@@ -60,6 +60,22 @@ def cmd_run(args) -> int:
         print(f"recorded in {results.add(report)}; docs/results.md regenerated")
         results.write()
     return 0 if all(r["status"] == "passed" for r in report["lessons"]) else 1
+
+
+def cmd_glossary(args) -> int:
+    terms = glossary.collect()
+    problems = glossary.conflicts(terms)
+    if problems:
+        raise CourseError("The lessons name a concept two ways; make them agree first:\n  " + "\n  ".join(problems))
+    if args.check:
+        if glossary.write(check=True):
+            print(f"{glossary.GLOSSARY} matches the lessons")
+            return 0
+        print(f"{glossary.GLOSSARY} is out of date with the lessons (run `course glossary`)")
+        return 1
+    glossary.write()
+    print(f"{glossary.GLOSSARY}: {len({glossary.concept(t.english) for t in terms})} terms")
+    return 0
 
 
 def cmd_results(args) -> int:
@@ -142,6 +158,10 @@ def parser() -> argparse.ArgumentParser:
     res.add_argument("--add", nargs="*", default=[], metavar="REPORT", help="report.json files to record first")
     res.add_argument("--check", action="store_true", help="only compare; exit 1 if the page has drifted")
     res.set_defaults(fn=cmd_results)
+
+    gl = sub.add_parser("glossary", help="regenerate docs/glossary.md from the key terms in the lessons")
+    gl.add_argument("--check", action="store_true", help="only compare; exit 1 if the page has drifted")
+    gl.set_defaults(fn=cmd_glossary)
 
     rel = sub.add_parser("release", help="regenerate lessons/ from solutions/ with nbgrader")
     rel.add_argument("lessons", nargs="*")
