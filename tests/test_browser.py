@@ -2,9 +2,10 @@
 
 A student opens lesson 01, runs the setup, answers an exercise (first wrongly), reads the
 check's message, saves and checks the lesson with `course check`. An instructor opens
-formgrader on a graded class, gives a written answer its point, and sees it in the
-reports. Each step leaves a screenshot in build/test-artifacts/browser/ (kept for
-failures too: tests/conftest.py adds one of the page as it was when a step failed).
+formgrader on a graded class, gives a written answer its point, and finds it in the
+reports: grades.csv, the feedback and nbgrader's export. Each step leaves a screenshot
+in build/test-artifacts/browser/, and a failed step one of the page as it was
+(tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -254,6 +256,11 @@ def test_an_instructor_grades_a_written_answer_in_formgrader(tiny_root, tmp_path
     reports = workspace / "reports" / "00-tiny"
     rows = {r["student_id"]: r for r in csv.DictReader((reports / "grades.csv").open())}
     assert (rows["alice"]["score"], rows["alice"]["awaiting_manual"]) == ("6.0", "0.0"), rows["alice"]
+    exported = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(tmp_path / "export.csv")],
+                              cwd=workspace, capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    alice = next(r for r in csv.DictReader((tmp_path / "export.csv").open()) if r["student_id"] == "alice")
+    assert float(alice["score"]) == 6.0, alice
     feedback = workspace / "feedback" / "alice" / "00-tiny" / "00-tiny.html"
     page.goto(feedback.as_uri())
     assert "Score: 6.0 / 6.0" in page.locator("h4").first.inner_text()
