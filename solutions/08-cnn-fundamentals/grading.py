@@ -197,18 +197,22 @@ def parameter_counts_match_keras(student, rng):
 # ------------------------------------------------------------------------ exercise 6
 
 
-@test("test_how_many_filters")
-def filters_for_128_output_channels(student, rng):
-    n_filters, filter_shape, n_params = (student.get(name) for name in ("N_FILTERS", "FILTER_SHAPE", "N_PARAMS"))
-    true(type(n_filters) is int, "N_FILTERS should be an int.")
-    true(isinstance(filter_shape, tuple) and len(filter_shape) == 3 and all(type(v) is int for v in filter_shape),
-         "FILTER_SHAPE should be a tuple of three ints (rows, cols, channels).")
-    true(type(n_params) is int, "N_PARAMS should be an int.")
-    true(0 < n_filters <= 4096 and all(0 < v <= 1024 for v in filter_shape),
-         "N_FILTERS and FILTER_SHAPE should hold positive sizes of a reasonable layer.")
-    layer = keras.layers.Conv2D(n_filters, filter_shape[:2], padding="same", kernel_initializer="zeros")
-    layer.build((None, 128, 128, 32))
-    true(tuple(layer.compute_output_shape((None, 128, 128, 32))) == (None, 128, 128, 128),
-         "Conv2D(N_FILTERS, 3x3, padding='same') on (batch, 128, 128, 32) does not give (batch, 128, 128, 128).")
-    true(filter_shape == (3, 3, 32), "FILTER_SHAPE is not the shape of one filter of this layer.")
-    true(n_params == layer.count_params(), "N_PARAMS is not the layer's number of parameters (with biases).")
+@test("test_how_many_filters", numpy_only=True)
+def sizes_of_layers_not_seen(student, rng):
+    for _ in range(4):
+        c_in, c_out = int(rng.integers(1, 65)), int(rng.integers(1, 257))
+        kernel = (int(rng.integers(1, 8)), int(rng.integers(1, 8)))
+        what = f"conv_layer_size({c_in}, {c_out}, {kernel})"
+        answer = student.call("conv_layer_size", c_in, c_out, kernel)
+        true(isinstance(answer, tuple) and len(answer) == 3,
+             f"{what} should return a tuple (n_filters, filter_shape, n_params).")
+        n_filters, filter_shape, n_params = answer
+        true(isinstance(filter_shape, tuple) and len(filter_shape) == 3,
+             f"{what}: the filter shape should be a tuple (rows, cols, channels).")
+        layer = keras.layers.Conv2D(c_out, kernel, padding="same", kernel_initializer="zeros")
+        layer.build((None, 32, 32, c_in))
+        _right(_whole(n_filters, f"{what}'s number of filters"), c_out, f"{what}'s number of filters")
+        _right(tuple(_whole(v, f"{what}'s filter shape") for v in filter_shape), tuple(layer.kernel.shape[:3]),
+               f"{what}'s filter shape")
+        _right(_whole(n_params, f"{what}'s number of parameters"), layer.count_params(),
+               f"{what}'s number of parameters")

@@ -155,6 +155,13 @@ def hog_svm_on_a_hidden_digits_split(student, rng):
     model = student.call("fit_hog_svm", digits[train_idx], digits_y[train_idx])
     accuracy = _accuracy(student, model, digits[test_idx], digits_y[test_idx], "a hidden digits split")
     true(accuracy >= 0.92, f"accuracy {accuracy:.3f} on a hidden digits split is too low.")
+    # The same digits in other light: dark ink on pale paper, at half the contrast. Normalised
+    # histograms of unsigned gradient directions do not change; raw pixels become strangers
+    # (an SVM on them falls to chance, about 0.1).
+    relit = (255 - digits[test_idx]) // 2 + 64
+    accuracy = _accuracy(student, model, relit.astype(np.uint8), digits_y[test_idx], "the hidden digits, relit")
+    true(accuracy >= 0.92, f"accuracy {accuracy:.3f} on the hidden digits in other light (dark on pale, half the "
+         "contrast) is too low: raw pixels change with the light, HOG's normalised gradient directions do not.")
 
 
 @test("test_fit_hog_svm", seconds=240)
