@@ -110,6 +110,7 @@ def keep_checked_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     mode, so it is cleared to keep the committed notebook small and stable.
     """
     count = 0
+    nb.metadata.pop("widgets", None)  # ipywidgets' saved state: large, and stale at once
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -126,3 +127,27 @@ def keep_checked_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.execution_count = None
             cell.outputs = []
     return nb
+
+
+NOTEBOOK_METADATA = {"kernelspec", "language_info"}
+CELL_METADATA = {"nbgrader", "tags", "editable", "deletable"}
+
+
+def unclean(nb: nbformat.NotebookNode) -> list[str]:
+    """What a committed lesson notebook should not hold (as nbdev's CI checks): saved
+    widget state and other metadata, outputs that nothing checks, and cells marked for
+    output checking but stored unrun (nbval would skip them without a word)."""
+    found = [f"notebook metadata {key!r}" for key in sorted(set(nb.metadata) - NOTEBOOK_METADATA)]
+    for i, cell in enumerate(nb.cells):
+        where = f"cell {i} ({cell.source.splitlines()[0][:50] if cell.source else 'empty'})"
+        found += [f"{where}: metadata {key!r}" for key in sorted(set(cell.metadata) - CELL_METADATA)]
+        if cell.cell_type != "code":
+            continue
+        checked = CHECK_MARK in cell.source
+        if checked and not cell.outputs:
+            found.append(f"{where}: marked {CHECK_MARK} but stored without its output")
+        if cell.outputs and not checked:
+            found.append(f"{where}: outputs that no test checks")
+        if any(out.output_type != "stream" for out in cell.outputs):
+            found.append(f"{where}: an output other than printed text")
+    return found

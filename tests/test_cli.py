@@ -84,7 +84,7 @@ def test_students_see_student_commands_and_instructors_see_all():
 
     student = commands("course_lib.cli")
     assert student == {"doctor", "data", "check"}
-    assert commands("autograder.cli") == student | {"run", "results", "release", "refresh", "grade", "bundle", "lab", "demo"}
+    assert commands("autograder.cli") == student | {"run", "results", "glossary", "release", "refresh", "grade", "bundle", "lab", "demo"}
 
 
 def test_course_lib_never_imports_autograder():

@@ -1,7 +1,11 @@
-"""lessons/ is generated from solutions/ and never drifts."""
+"""lessons/ is generated from solutions/ and never drifts; the notebooks are kept clean."""
 import json
 import zipfile
 
+import nbformat
+
+import tiny_course
+from autograder import course, notebooks
 from conftest import course_cmd
 
 
@@ -102,3 +106,20 @@ def test_demo_leaves_a_students_lessons_alone(tiny_root, tmp_path):
     assert "my answer" not in bob and "raise NotImplementedError()" in bob
     with zipfile.ZipFile(tiny_root / "build" / "student-bundle.zip") as zf:
         assert "my answer" not in zf.read("lessons/00-tiny/00-tiny.ipynb").decode()
+
+
+def test_lesson_notebooks_are_clean():
+    for lesson in course.lessons():
+        assert notebooks.unclean(notebooks.read(course.solution(lesson))) == [], lesson
+
+
+def test_unclean_finds_widget_state_unrun_checked_cells_and_stray_outputs():
+    nb = tiny_course.notebook()
+    assert notebooks.unclean(nb) == []
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="hi\n")]
+    nb.cells[6].source = f"# {notebooks.CHECK_MARK}\n" + nb.cells[6].source
+    found = notebooks.unclean(nb)
+    assert len(found) == 3, found
+    assert "widgets" in found[0] and "outputs that no test checks" in found[1] and "without its output" in found[2]
+    assert notebooks.unclean(notebooks.keep_checked_outputs(nb))[-1].endswith("stored without its output")
