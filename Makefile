@@ -52,11 +52,11 @@ demo: data
 
 # Unit and pipeline tests. Every solution notebook is graded in smoke mode (tests/test_lessons.py),
 # which also checks that no cell raises and that cells marked NBVAL_CHECK_OUTPUT print what is stored.
-# Three pytest workers on two cores: many tests wait (kernels starting, timeouts running out),
-# so a third keeps the cores busy. tests/conftest.py groups the tests (a module together,
-# each lesson's graded run apart) and puts the slowest groups first.
+# Four pytest workers on two cores: many tests wait (kernels starting, installs, timeouts
+# running out); with three, the two cores were busy only half the time. tests/conftest.py
+# groups the tests (a module together, each lesson's graded run apart), slowest first.
 test: data
-	COURSE_MODE=smoke $(BIN)/python -m pytest -q -n 3 --dist loadscope --no-loadscope-reorder --durations=40 tests
+	COURSE_MODE=smoke $(BIN)/python -m pytest -q -n 4 --dist loadscope --no-loadscope-reorder --durations=40 tests
 
 # The two JupyterLab journeys in Chromium (also part of `make test`); screenshots of each
 # step, and of the page where a step failed, land in build/test-artifacts/browser/.
