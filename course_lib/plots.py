@@ -1,4 +1,5 @@
-"""Figures lessons draw again and again: training curves, image grids, confusion matrices."""
+"""Figures lessons draw again and again: training curves, image grids, confusion matrices,
+and a window sliding over a grid (convolution, padding, stride, pooling)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -80,3 +81,57 @@ def confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = True, t
         ax.set_title(title)
     fig.tight_layout()
     return fig, counts
+
+
+def _grid(ax, values, title, *, height, shade=None, box=None, fill="white"):
+    """Draw a 2-D array as labelled squares, top-aligned in an axes `height` squares high
+    (so that every panel's squares have one size); `shade` marks cells (padding), `box`
+    is (row, col, height, width), drawn in bold and filled."""
+    rows, cols = values.shape
+    for r in range(rows):
+        for c in range(cols):
+            colour = "#e6e6e6" if shade is not None and shade[r, c] else fill
+            if box and box[0] <= r < box[0] + box[2] and box[1] <= c < box[1] + box[3]:
+                colour = "#9ecae1"
+            ax.add_patch(plt.Rectangle((c, r), 1, 1, facecolor=colour, edgecolor="grey", lw=0.8))
+            v = values[r, c]
+            ax.text(c + 0.5, r + 0.5, f"{v:g}" if float(v).is_integer() else f"{v:.1f}", ha="center", va="center")
+    if box:
+        ax.add_patch(plt.Rectangle((box[1], box[0]), box[3], box[2], fill=False, edgecolor="#08519c", lw=2.5))
+    ax.set_xlim(-0.05, cols + 0.05)
+    ax.set_ylim(height + 0.05, -0.05)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title, fontsize=10)
+
+
+def sliding_window(x, output, at, window, *, kernel=None, padding=0, stride=1, title=None):
+    """A window sliding over a 2-D input: the input (its zero padding shaded), the kernel
+    if there is one, and the output, with the window that makes output[at] and that
+    value highlighted. The caller computes `output` (with Keras, say); this only draws.
+
+    window: the window's size, an int or (rows, cols); padding: rings of zeros around x.
+    """
+    x, output = np.asarray(x, dtype=float), np.asarray(output, dtype=float)
+    if x.ndim != 2 or output.ndim != 2:
+        raise ValueError(f"x and output must be 2-D arrays, got shapes {x.shape} and {output.shape}")
+    fh, fw = (window, window) if np.ndim(window) == 0 else window
+    r, c = at
+    if not (0 <= r < output.shape[0] and 0 <= c < output.shape[1]):
+        raise ValueError(f"at={at} is outside the output, whose shape is {output.shape}")
+    padded = np.pad(x, padding)
+    shade = np.pad(np.zeros(x.shape, dtype=bool), padding, constant_values=True)
+    panels = [(padded, "input" + (f", padded by {padding}" if padding else ""),
+               dict(shade=shade, box=(r * stride, c * stride, fh, fw)))]
+    if kernel is not None:
+        panels.append((np.asarray(kernel, dtype=float), "kernel", dict(fill="#fdd0a2")))
+    panels.append((output, "output" + (f", stride {stride}" if stride != 1 else ""), dict(box=(r, c, 1, 1))))
+    widths = [p[0].shape[1] for p in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(0.55 * sum(widths) + 1.2 * len(panels), 0.55 * padded.shape[0] + 0.8),
+                             gridspec_kw={"width_ratios": widths})
+    for ax, (values, name, style) in zip(axes, panels):
+        _grid(ax, values, name, height=padded.shape[0], **style)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

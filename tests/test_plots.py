@@ -32,3 +32,18 @@ def test_image_grid_titles_with_class_names():
     assert titles == ["cat", "dog", "cat"]
     with pytest.raises(ValueError):
         plots.image_grid(np.zeros((0, 8, 8)))
+
+
+def test_sliding_window_highlights_the_window_that_makes_the_chosen_output():
+    x, kernel = np.arange(25).reshape(5, 5), np.ones((3, 3))
+    out = np.zeros((3, 3))
+    fig = plots.sliding_window(x, out, at=(1, 2), window=3, kernel=kernel, padding=1, stride=2)
+    inputs, weights, output = fig.axes
+    assert len([t for t in inputs.texts]) == 49, "5 x 5 with one ring of zeros"
+    bold = [p for p in inputs.patches if p.get_linewidth() > 2]
+    assert [(b.get_y(), b.get_x(), b.get_height(), b.get_width()) for b in bold] == [(2, 4, 3, 3)]
+    assert [t.get_text() for t in weights.texts] == ["1"] * 9
+    assert [(p.get_y(), p.get_x()) for p in output.patches if p.get_linewidth() > 2] == [(1, 2)]
+    assert "stride 2" in output.get_title()
+    with pytest.raises(ValueError, match="outside the output"):
+        plots.sliding_window(x, out, at=(3, 0), window=3)
