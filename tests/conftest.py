@@ -51,9 +51,9 @@ def pytest_runtest_makereport(item, call):
 # in test_lessons.py (its graded run, and the tests that read it) form a group of their
 # own, so the lessons are graded side by side. The slowest groups go first, so that the
 # workers finish together: lessons by their smoke-mode grading time, then slow modules.
-SLOWEST_FIRST = ("test_bundle.py", "09-", "11-", "04-", "01-", "06-", "test_non_debian.py", "test_grading.py",
-                 "12-", "05-", "test_browser.py", "03-", "10-", "07-", "test_exercises.py", "test_lab.py", "02-",
-                 "08-", "test_selfcheck.py")
+SLOWEST_FIRST = ("test_bundle.py", "09-", "11-", "01-", "04-", "test_non_debian.py", "test_grading.py", "07-",
+                 "05-", "12-", "06-", "10-", "03-", "test_lab.py", "test_exercises.py", "08-", "02-",
+                 "test_selfcheck.py", "test_browser.py")
 LESSON_PARAM = re.compile(r"^tests/test_lessons\.py::.*\[(\d\d-[a-z0-9-]+)\]$")
 
 

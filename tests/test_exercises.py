@@ -1,22 +1,14 @@
 """Exercises that could be passed without the idea they teach, and are not any more.
 
-Each case grades one answer, as the grader would (the lesson's setup cells, the answer,
-its test cell, then the lesson's hidden tests), once with a shortcut that used to earn
-the points and once with the solution's answer.
+Each case grades one answer as the grader would (the lesson's setup cells, the answer,
+its test cell, then the lesson's hidden tests) with a shortcut that used to earn the
+points. That the solution's answers still earn them all is test_lessons.py's job.
 """
-import re
-
 import nbformat
 import pytest
 
 from autograder import course, grading, hidden, notebooks, worker
 from course_lib import submission
-
-
-def _solution_answer(lesson: str, answer_id: str) -> str:
-    sol = notebooks.read(course.solution(lesson))
-    cell = next(c for c in sol.cells if submission.grade_id(c) == answer_id)
-    return re.sub(r"\n? *### (BEGIN|END) SOLUTION", "", cell.source)
 
 
 def graded(lesson: str, answer_id: str, source: str, setup_cells: int = 2) -> dict:
@@ -41,24 +33,22 @@ def conv_layer_size(in_channels, out_channels, kernel_size):
 
 RAW_PIXEL_SVM = '''\
 def fit_hog_svm(images, labels):
-    flat = FunctionTransformer(lambda batch: np.asarray(batch).reshape(len(batch), -1).astype(float))
-    search = GridSearchCV(make_pipeline(flat, StandardScaler(), SVC(kernel="rbf")),
-                          {"svc__C": [1, 10], "svc__gamma": ["scale"]}, cv=3)
-    return search.fit(images, labels).best_estimator_
+    flat = FunctionTransformer(lambda batch: np.asarray(batch).reshape(len(batch), -1) / 255.0)
+    return make_pipeline(flat, SVC(kernel="rbf", C=10)).fit(images, labels)   # 0.94 on digits
 '''
 
+# (lesson, answer, shortcut, what the hidden tests say about it)
 CASES = [
-    ("08-cnn-fundamentals", "how_many_filters", HOW_MANY_FILTERS_PRINTED),
-    ("12-traditional-vision", "fit_hog_svm", RAW_PIXEL_SVM),
+    ("08-cnn-fundamentals", "how_many_filters", HOW_MANY_FILTERS_PRINTED, "number of filters: 128 is wrong"),
+    ("12-traditional-vision", "fit_hog_svm", RAW_PIXEL_SVM, "in other light"),
 ]
 
 
-@pytest.mark.parametrize("lesson, answer_id, shortcut", CASES, ids=[c[1] for c in CASES])
-def test_a_shortcut_earns_nothing_and_the_idea_earns_the_points(lesson, answer_id, shortcut):
+@pytest.mark.parametrize("lesson, answer_id, shortcut, verdict", CASES, ids=[c[1] for c in CASES])
+def test_a_shortcut_that_used_to_pass_earns_nothing(lesson, answer_id, shortcut, verdict):
     cheat = graded(lesson, answer_id, shortcut)
     assert cheat["passed"] is False, cheat
-    solved = graded(lesson, answer_id, _solution_answer(lesson, answer_id))
-    assert solved["passed"] is True, solved
+    assert any(verdict in m for m in cheat["messages"]), cheat["messages"]
 
 
 class RecordingStudent:

@@ -7,7 +7,6 @@ nothing at all, without running the notebook again (CI's two cores cannot afford
 second run of every lesson).
 """
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -107,24 +106,22 @@ def test_partial_and_corrupt_submissions_on_lesson_01(graded):
 
 @pytest.mark.parametrize("graded", [FIRST], indirect=True)
 def test_course_check_tells_students_what_grading_then_reports(graded):
-    """`course check` on the blank, half-done and full lesson 01: the same answers, the same tests passing."""
+    """`course check` on a half-done lesson 01 (some answers written, some not; some visible
+    tests passing, some failing): the same answers, the same tests passing as grading.
+    (The browser test checks a whole lesson too; CI cannot afford more runs of it.)"""
     from nbgrader.api import Gradebook
 
     lesson, results, subs, workspace = graded
-    students = ("alice", "bob", "carol")
-    with ThreadPoolExecutor(3) as pool:
-        reports = dict(zip(students, pool.map(
-            lambda s: selfcheck.check(str(subs / s / f"{lesson}.ipynb"), subs, kernel.RunSettings()), students)))
+    report = selfcheck.check(str(subs / "carol" / f"{lesson}.ipynb"), subs, kernel.RunSettings())
+    assert report.problem is None, report.problem
+    assert report.structure.answered and report.structure.unanswered, "carol is half done"
     with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
-        for student in students:
-            report, result = reports[student], results[student]
-            assert report.problem is None, report.problem
-            answered = {c.name for nb in gb.find_submission(lesson, student).notebooks for c in nb.comments
-                        if c.auto_comment != "No response."}
-            assert set(report.structure.answered) == answered, student
-            assert {t.grade_id: t.passed for t in report.tests} == \
-                {gid: score == points for gid, (score, points) in result.tests.items()}, student
-    assert len(reports["carol"].structure.answered) not in (0, len(reports["alice"].structure.answered))
+        answered = {c.name for nb in gb.find_submission(lesson, "carol").notebooks for c in nb.comments
+                    if c.auto_comment != "No response."}
+    assert set(report.structure.answered) == answered
+    assert {t.grade_id: t.passed for t in report.tests} == \
+        {gid: score == points for gid, (score, points) in results["carol"].tests.items()}
+    assert {True, False} <= {t.passed for t in report.tests}
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
