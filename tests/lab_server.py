@@ -8,6 +8,9 @@ import time
 import urllib.error
 import urllib.request
 
+from autograder import samples
+from conftest import course_cmd
+
 TOKEN = "course-lab-test"
 
 
@@ -65,3 +68,12 @@ def page_config(html: str) -> dict:
     start = html.index('id="jupyter-config-data"')
     start = html.index(">", start) + 1
     return json.loads(html[start:html.index("</script>", start)])
+
+
+def graded_tiny_class(tiny_root, tmp_path):
+    """The tiny course released and three sample students graded; returns the workspace."""
+    assert course_cmd("release", cwd=tiny_root).returncode == 0
+    subs, workspace = samples.write_samples("00-tiny", tmp_path / "subs"), tmp_path / "ws"
+    done = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(workspace), cwd=tiny_root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return workspace

@@ -23,9 +23,9 @@ import nbformat
 import pytest
 from playwright import sync_api
 
-from autograder import lab, samples
+from autograder import lab
 from conftest import ROOT, course_cmd
-from lab_server import Lab
+from lab_server import Lab, graded_tiny_class
 
 LESSON = "01-neural-network-basics"
 ARTIFACTS = ROOT / "build" / "test-artifacts" / "browser"
@@ -210,10 +210,7 @@ def test_a_student_answers_an_exercise_and_checks_the_lesson(student_course, pag
 
 
 def test_an_instructor_grades_a_written_answer_in_formgrader(tiny_root, tmp_path, page):
-    assert course_cmd("release", cwd=tiny_root).returncode == 0
-    subs, workspace = samples.write_samples("00-tiny", tmp_path / "subs"), tmp_path / "ws"
-    graded = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(workspace), cwd=tiny_root)
-    assert graded.returncode == 0, graded.stdout + graded.stderr
+    workspace = graded_tiny_class(tiny_root, tmp_path)
     server = Lab(*lab.instructor("00-tiny", workspace))
     try:
         page.goto(server.url("/lab"))

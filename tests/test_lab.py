@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from autograder import lab, samples
+from autograder import lab
 from conftest import course_cmd
-from lab_server import Lab, page_config
+from lab_server import Lab, graded_tiny_class, page_config
 
 
 def test_students_get_the_lessons_without_instructor_tools(tiny_root):
@@ -24,10 +24,7 @@ def test_students_get_the_lessons_without_instructor_tools(tiny_root):
 
 
 def test_instructors_grade_written_answers_in_formgrader_and_the_reports_follow(tiny_root, tmp_path):
-    assert course_cmd("release", cwd=tiny_root).returncode == 0
-    subs, workspace = samples.write_samples("00-tiny", tmp_path / "subs"), tmp_path / "ws"
-    done = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(workspace), cwd=tiny_root)
-    assert done.returncode == 0, done.stdout + done.stderr
+    workspace = graded_tiny_class(tiny_root, tmp_path)
     server = Lab(*lab.instructor("00-tiny", workspace))
     try:
         assignments = json.loads(server.get("/formgrader/api/assignments"))
