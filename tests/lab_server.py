@@ -14,7 +14,7 @@ from conftest import course_cmd
 TOKEN = "course-lab-test"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -22,7 +22,7 @@ def _free_port() -> int:
 
 class Lab:
     def __init__(self, argv, env, cwd):
-        self.port = _free_port()
+        self.port = free_port()
         argv = [*argv, "--no-browser", f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1",
                 f"--IdentityProvider.token={TOKEN}"]
         self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -1,7 +1,6 @@
 """`course check` on the tiny lesson: what it reports is what grading will see."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import pytest
 import catalogue
 from autograder import notebooks
 from conftest import course_cmd
+from lab_server import free_port
 from course_lib import kernel, selfcheck
 
 
@@ -98,12 +98,6 @@ def test_a_corrupt_notebook_is_a_clear_error(tiny_root, released, tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_work_not_saved_in_a_running_jupyter(released, tiny_root, tmp_path, monkeypatch):
     """A real Jupyter server whose kernel for the notebook ran after the file was saved."""
     path = _hand_in(tmp_path / "work", released)
@@ -111,7 +105,7 @@ def test_work_not_saved_in_a_running_jupyter(released, tiny_root, tmp_path, monk
     os.utime(path, (old, old))
     runtime_dir = tmp_path / "runtime"
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime_dir))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--port-retries=0",
          "--IdentityProvider.token=course-test", f"--ServerApp.root_dir={tmp_path}", "--allow-root"],
