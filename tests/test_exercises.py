@@ -73,3 +73,87 @@ def test_the_regularized_mlp_is_trained_on_a_run_the_student_has_not_seen():
         assert (seed, first) != (0, 0) and first >= 1000, "the notebook's own try is seed 0 on the first 1,000"
         seen.add(seed)
     assert len(seen) == 3, "each student's run has its own seed"
+
+
+# Residual blocks as students might write them, the specified one first. Each runs here
+# through the grader's own driver and is judged by lesson 09's hidden tests.
+RESIDUAL_BLOCKS = '''
+import keras
+
+
+def conv(filters, size, stride=1):
+    return keras.layers.Conv2D(filters, size, strides=stride, padding="same", use_bias=False)
+
+
+def bn_relu(x):
+    return keras.layers.Activation("relu")(keras.layers.BatchNormalization()(x))
+
+
+def main_path(x, filters, stride):
+    return keras.layers.BatchNormalization()(conv(filters, 3)(bn_relu(conv(filters, 3, stride)(x))))
+
+
+def projection(x, filters, stride):
+    if stride == 1 and x.shape[-1] == filters:
+        return x
+    return keras.layers.BatchNormalization()(conv(filters, 1, stride)(x))
+
+
+def specified(x, filters, stride=1):
+    return keras.layers.ReLU()(keras.layers.Add()([main_path(x, filters, stride), projection(x, filters, stride)]))
+
+
+def shortcut_first(x, filters, stride=1):
+    skip = projection(x, filters, stride)      # the same block, its layers made in another order
+    return keras.layers.Activation("relu")(keras.layers.Add()([skip, main_path(x, filters, stride)]))
+
+
+def no_shortcut(x, filters, stride=1):
+    return keras.layers.Activation("relu")(main_path(x, filters, stride))
+
+
+def projection_without_bn(x, filters, stride=1):
+    skip = x if stride == 1 and x.shape[-1] == filters else conv(filters, 1, stride)(x)
+    return keras.layers.ReLU()(keras.layers.Add()([main_path(x, filters, stride), skip]))
+
+
+def relu_before_bn(x, filters, stride=1):
+    y = conv(filters, 3)(keras.layers.BatchNormalization()(keras.layers.ReLU()(conv(filters, 3, stride)(x))))
+    y = keras.layers.BatchNormalization()(y)
+    return keras.layers.ReLU()(keras.layers.Add()([y, projection(x, filters, stride)]))
+
+
+def no_final_relu(x, filters, stride=1):
+    return keras.layers.Add()([main_path(x, filters, stride), projection(x, filters, stride)])
+
+
+def stride_in_the_second_conv(x, filters, stride=1):
+    y = keras.layers.BatchNormalization()(conv(filters, 3, stride)(bn_relu(conv(filters, 3)(x))))
+    return keras.layers.ReLU()(keras.layers.Add()([y, projection(x, filters, stride)]))
+'''
+
+
+class LocalStudent:
+    """A student's process stood in for here: runs the grader's driver on a block defined
+    above and sends the model back as the channel would."""
+
+    def __init__(self, block):
+        self.block = block
+
+    def run(self, driver, ref, *args, **kwargs):
+        from course_lib import exchange
+
+        return exchange._as_model(driver(self.block, *args, **kwargs))
+
+
+@pytest.mark.parametrize("name, passes", [
+    ("specified", True), ("shortcut_first", True), ("no_shortcut", False), ("projection_without_bn", False),
+    ("relu_before_bn", False), ("no_final_relu", False), ("stride_in_the_second_conv", False)])
+def test_residual_block_hidden_tests_tell_the_block_from_near_misses(name, passes):
+    blocks = {}
+    exec(RESIDUAL_BLOCKS, blocks)
+    tests = [t for t in hidden.load_source(course.hidden_tests("09-cnn-image-classifiers").read_text(encoding="utf-8"))
+             if t.spec.grade_id == "test_residual_block"]
+    assert len(tests) == 2
+    outcome = hidden.run(tests, {False: LocalStudent(blocks[name])}, run_seed=3, student_id=name)["test_residual_block"]
+    assert outcome.passed is passes, outcome.messages

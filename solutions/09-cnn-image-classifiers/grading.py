@@ -1,5 +1,5 @@
-"""Hidden tests of lesson 09: a VGG-style builder, a CNN with batch normalization and an
-augmentation pipeline.
+"""Hidden tests of lesson 09: a VGG-style builder, a CNN with batch normalization, a residual
+block and an augmentation pipeline.
 
 The builders' models are rebuilt here from their config and weights and inspected and
 run here. The one training (batch normalization against the plain CNN) runs in the
@@ -191,6 +191,136 @@ def bn_cnn_beats_the_plain_cnn(student, rng):
 
 
 # ------------------------------------------------------------------------ exercise 3
+
+
+@driver
+def block_model(block, input_shape, filters, stride):
+    """block(x, filters, stride) on a Keras Input of input_shape, wrapped in a model."""
+    import keras
+
+    inputs = keras.Input(shape=tuple(input_shape))
+    return keras.Model(inputs, block(inputs, filters, stride))
+
+
+def _kind(layer) -> str:
+    """A layer's role in a residual block: ReLU written either way is one kind."""
+    if isinstance(layer, keras.layers.ReLU) or (
+            isinstance(layer, keras.layers.Activation) and layer.activation.__name__ == "relu"):
+        return "relu"
+    return type(layer).__name__
+
+
+def _producer(tensor):
+    return tensor._keras_history[0]
+
+
+def _path_to_input(tensor) -> list:
+    """The layers from the model's input to ``tensor``, for a chain without branches."""
+    chain = []
+    layer = _producer(tensor)
+    while not isinstance(layer, keras.layers.InputLayer):
+        if isinstance(layer.input, (list, tuple)):
+            raise Failed("a path of the residual block merges other tensors before the Add")
+        chain.insert(0, layer)
+        layer = _producer(layer.input)
+    return chain
+
+
+def _block_parts(model):
+    """(main path, shortcut) of a residual block as lists of layers, read from its graph:
+    the last layer must be a ReLU of an Add of two tensors."""
+    last = _producer(model.outputs[0])
+    add = _producer(last.input) if _kind(last) == "relu" and not isinstance(last.input, (list, tuple)) else None
+    if not isinstance(add, keras.layers.Add) or len(add.input) != 2:
+        raise Failed("the block should end with keras.layers.Add() of two tensors, followed by a ReLU")
+    paths = sorted((_path_to_input(t) for t in add.input), key=len, reverse=True)
+    return paths[0], paths[1]
+
+
+def _random_weights(model, rng):
+    """Weights of every layer drawn at random, batch normalization's statistics included,
+    so that no layer can be missing or misplaced without changing the output."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.3, c), rng.normal(0, 0.3, c),
+                               rng.uniform(0.5, 2.0, c)])
+        elif layer.weights:
+            layer.set_weights([rng.normal(0, 0.3, w.shape) for w in layer.get_weights()])
+
+
+def reference_block(input_shape, filters, stride, main, shortcut):
+    """The block as specified, with the weights of the student's layers copied in, role by role."""
+    inputs = keras.Input(shape=input_shape)
+    conv1 = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)
+    conv2 = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)
+    bn1, bn2 = keras.layers.BatchNormalization(), keras.layers.BatchNormalization()
+    y = bn2(conv2(keras.layers.Activation("relu")(bn1(conv1(inputs)))))
+    skip = inputs
+    layers = [conv1, bn1, conv2, bn2]
+    if stride != 1 or input_shape[-1] != filters:
+        projection, bn3 = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False), keras.layers.BatchNormalization()
+        skip = bn3(projection(inputs))
+        layers += [projection, bn3]
+    model = keras.Model(inputs, keras.layers.Activation("relu")(keras.layers.Add()([y, skip])))
+    theirs = [main[0], main[1], main[3], main[4], *shortcut]
+    for mine, their in zip(layers, theirs):
+        mine.set_weights(their.get_weights())
+    return model
+
+
+def _block_cases(rng):
+    size, channels = int(rng.integers(5, 12)), int(rng.integers(2, 9))
+    return [((size, size + 1, channels), channels, 1),                       # identity shortcut
+            ((size, size, channels), channels + int(rng.integers(1, 6)), 1),  # more channels: projection
+            ((2 * size, 2 * size - 1, channels), int(rng.integers(2, 9)), 2)]  # stride 2: projection
+
+
+def _block(student, input_shape, filters, stride):
+    return rebuild(student.run(block_model, Ref("residual_block"), input_shape, filters, stride))
+
+
+@test("test_residual_block")
+def residual_block_structure(student, rng):
+    for input_shape, filters, stride in _block_cases(rng):
+        what = f"residual_block on {input_shape} inputs, {filters} filters, stride {stride}"
+        model = _block(student, input_shape, filters, stride)
+        main, shortcut = _block_parts(model)
+        _same([_kind(layer) for layer in main], ["Conv2D", "BatchNormalization", "relu", "Conv2D", "BatchNormalization"],
+              f"the layers of the main path of {what}")
+        projects = stride != 1 or input_shape[-1] != filters
+        _same([_kind(layer) for layer in shortcut], ["Conv2D", "BatchNormalization"] if projects else [],
+              f"the layers of the shortcut of {what}")
+        convs = [main[0], main[3], *shortcut[:1]]
+        _same([(tuple(c.kernel_size), tuple(c.strides), c.padding if c.kernel_size[0] > 1 else "any", c.use_bias)
+               for c in convs],
+              [((3, 3), (stride, stride), "same", False), ((3, 3), (1, 1), "same", False)]
+              + ([((1, 1), (stride, stride), "any", False)] if projects else []),
+              f"the (kernel size, strides, padding, use_bias) of the convolutions in {what}")
+        _same([c.filters for c in convs], [filters] * len(convs), f"the filters of the convolutions in {what}")
+        _same(len(model.layers), 1 + len(main) + len(shortcut) + 2, f"the number of layers in {what}")
+
+
+@test("test_residual_block")
+def residual_block_computes_the_block(student, rng):
+    for input_shape, filters, stride in _block_cases(rng):
+        what = f"residual_block on {input_shape} inputs, {filters} filters, stride {stride}"
+        model = _block(student, input_shape, filters, stride)
+        main, shortcut = _block_parts(model)
+        if len(main) != 5 or len(shortcut) not in (0, 2):
+            raise Failed(f"the layers of {what} are not those of a residual block")
+        _random_weights(model, rng)
+        try:
+            want = reference_block(input_shape, filters, stride, main, shortcut)
+        except ValueError:
+            raise Failed(f"the weights of {what} do not have the shapes of the block as specified") from None
+        x = rng.normal(size=(3, *input_shape)).astype("float32")
+        got = _numpy(model(x, training=False))
+        shape(got, (3, *want.output.shape[1:]), f"the output of {what}")
+        close(got, _numpy(want(x, training=False)), f"the output of {what} with random weights", rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------------ exercise 4
 
 
 def _run(model, images, training):
