@@ -52,7 +52,7 @@ def pytest_runtest_makereport(item, call):
 # own, so the lessons are graded side by side. The slowest groups go first, so that the
 # workers finish together: lessons by their smoke-mode grading time, then slow modules.
 SLOWEST_FIRST = ("test_bundle.py", "09-", "11-", "01-", "04-", "test_non_debian.py", "test_grading.py", "07-",
-                 "05-", "12-", "06-", "10-", "03-", "test_lab.py", "test_exercises.py", "08-", "02-",
+                 "05-", "12-", "06-", "13-", "10-", "03-", "test_lab.py", "test_exercises.py", "08-", "02-",
                  "test_selfcheck.py", "test_browser.py")
 LESSON_PARAM = re.compile(r"^tests/test_lessons\.py::.*\[(\d\d-[a-z0-9-]+)\]$")
 
