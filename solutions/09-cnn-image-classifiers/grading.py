@@ -276,16 +276,17 @@ def _block_cases(rng):
             ((2 * size, 2 * size - 1, channels), int(rng.integers(2, 9)), 2)]  # stride 2: projection
 
 
-def _block(student, input_shape, filters, stride):
-    return rebuild(student.run(block_model, Ref("residual_block"), input_shape, filters, stride))
+def _blocks(student, rng):
+    """For each case: its description, the student's block rebuilt here, and its main path and shortcut."""
+    for input_shape, filters, stride in _block_cases(rng):
+        what = f"residual_block on {input_shape} inputs, {filters} filters, stride {stride}"
+        model = rebuild(student.run(block_model, Ref("residual_block"), input_shape, filters, stride))
+        yield (input_shape, filters, stride), what, model, *_block_parts(model)
 
 
 @test("test_residual_block")
 def residual_block_structure(student, rng):
-    for input_shape, filters, stride in _block_cases(rng):
-        what = f"residual_block on {input_shape} inputs, {filters} filters, stride {stride}"
-        model = _block(student, input_shape, filters, stride)
-        main, shortcut = _block_parts(model)
+    for (input_shape, filters, stride), what, model, main, shortcut in _blocks(student, rng):
         _same([_kind(layer) for layer in main], ["Conv2D", "BatchNormalization", "relu", "Conv2D", "BatchNormalization"],
               f"the layers of the main path of {what}")
         projects = stride != 1 or input_shape[-1] != filters
@@ -303,10 +304,7 @@ def residual_block_structure(student, rng):
 
 @test("test_residual_block")
 def residual_block_computes_the_block(student, rng):
-    for input_shape, filters, stride in _block_cases(rng):
-        what = f"residual_block on {input_shape} inputs, {filters} filters, stride {stride}"
-        model = _block(student, input_shape, filters, stride)
-        main, shortcut = _block_parts(model)
+    for (input_shape, filters, stride), what, model, main, shortcut in _blocks(student, rng):
         if len(main) != 5 or len(shortcut) not in (0, 2):
             raise Failed(f"the layers of {what} are not those of a residual block")
         _random_weights(model, rng)
