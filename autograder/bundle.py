@@ -75,7 +75,7 @@ work is saved. Hidden tests are not in this bundle; they decide the points.
 # Pins that only instructors need (testing, grading at scale, and nbgrader, whose
 # JupyterLab tools are the instructor's: students check with `course check`).
 INSTRUCTOR_ONLY = ("nbval", "pytest", "pytest-xdist", "execnet", "dask", "distributed", "nbgrader", "latex2mathml",
-                   "jupyter-server-mathjax", "playwright")
+                   "jupyter-server-mathjax", "playwright", "copydetect")
 
 
 def student_requirements(text: str) -> str:

@@ -1,5 +1,5 @@
 """The instructor's `course` command: the student commands, then release, refresh, run,
-results, grade, bundle and demo.
+results, grade, feedback, export, similarity, bundle and demo.
 
 Each command's work lives in the module named after it; this file only parses
 arguments and prints. Library errors (`CourseError`) become a message and exit status 1.
@@ -12,7 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import bundle, course, demo, glossary, grading, lab, notebooks, release, results, runner
+from autograder import (bundle, course, deadlines, demo, glossary, grading, lab, lms, notebooks, release,
+                        results, runner, similarity)
 from course_lib import cli as student_cli
 from course_lib import runtime, sandbox
 from course_lib.errors import CourseError
@@ -96,10 +97,25 @@ def cmd_results(args) -> int:
     return 0
 
 
+def _policy(args) -> deadlines.Policy | None:
+    """The policy the command line sets, or None to keep the lesson's saved one."""
+    if args.due is None:
+        if args.late_policy != "none" or args.extensions or args.grace or args.results:
+            raise CourseError("--late-policy, --grace, --extensions and --results go with --due "
+                              "(--due none: no due date)")
+        return None
+    return deadlines.Policy.from_args("" if args.due == "none" else args.due, args.timezone, args.grace,
+                                      args.late_policy, Path(args.extensions) if args.extensions else None,
+                                      args.results or "immediate")
+
+
 def cmd_grade(args) -> int:
     lesson = course.resolve([args.lesson])[0]
     workspace = Path(args.workspace or course.root() / "grading")
+    policy = _policy(args)
     if args.reports_only:
+        if policy is not None:
+            deadlines.save(policy, workspace.resolve(), lesson)
         print(grading.summary(grading.refresh_reports(lesson, workspace)))
         return 0
     if not args.submissions:
@@ -111,7 +127,60 @@ def cmd_grade(args) -> int:
     if args.no_sandbox:
         print("warning: --no-sandbox runs student code with your privileges; use it for trusted notebooks only",
               file=sys.stderr)
-    print(grading.summary(grading.grade(lesson, Path(args.submissions), workspace, settings)))
+    print(grading.summary(grading.grade(lesson, Path(args.submissions), workspace, settings, policy=policy)))
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    lesson = course.resolve([args.lesson])[0]
+    workspace = Path(args.workspace or course.root() / "grading").resolve()
+    policy = deadlines.load(workspace, lesson)
+    if args.release:
+        policy.released = True
+        deadlines.save(policy, workspace, lesson)
+    results = grading.refresh_reports(lesson, workspace)
+    shown = "every test's result" if policy.results == "immediate" or policy.released else "visible tests only"
+    print(f"feedback for {len(results)} student(s) in {workspace / 'reports' / lesson / 'feedback'}: {shown}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    workspace = Path(args.workspace or course.root() / "grading").resolve()
+    lessons = course.resolve(args.lessons) if args.lessons else sorted(
+        p.name for p in (workspace / "results").glob("*") if p.is_dir() and any(p.glob("*.json")))
+    if not lessons:
+        raise CourseError(f"Nothing graded in {workspace}: run `course grade` first.")
+    grades, max_scores = {}, {}
+    for lesson in lessons:
+        results = grading.current(lesson, workspace)
+        max_scores[lesson] = max((r.max_score for r in results), default=0.0)
+        grades[lesson] = lms.grades_from(results, max_scores[lesson])
+    table = lms.export(grades, max_scores, lms.read_roster(Path(args.roster)), args.format)
+    out = Path(args.out or workspace / "reports" / f"grades-{args.format}.csv")
+    lms.write(table, out)
+    print(f"{args.format} grades for {len(lessons)} lesson(s), {len(table.rows)} row(s): {out}")
+    for note in table.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def cmd_similarity(args) -> int:
+    lesson = course.resolve([args.lesson])[0]
+    workspace = Path(args.workspace or course.root() / "grading").resolve()
+    handed_in = sorted((workspace / "submitted").glob(f"*/{lesson}/{lesson}.ipynb"))
+    if not handed_in:
+        raise CourseError(f"No graded submissions of {lesson} in {workspace}: run `course grade` first.")
+    readable = {}
+    for path in handed_in:
+        try:
+            readable[path.parts[-3]] = notebooks.read(path)
+        except notebooks.NotebookError as exc:
+            print(f"  skipped {path.parts[-3]}: {exc}")
+    pairs = similarity.compare(readable, notebooks.read(course.release(lesson)))
+    table, page = similarity.write(lesson, pairs, workspace / "reports" / lesson, show=args.show)
+    print(f"{len(readable)} students, {len(pairs)} pairs: {page} and {table}")
+    for p in pairs[:args.show]:
+        print(f"  {p.score:6.1%}  {p.a} and {p.b}")
     return 0
 
 
@@ -195,7 +264,38 @@ def parser() -> argparse.ArgumentParser:
                    help="CPU-time limit of a student's kernel")
     g.add_argument("--regrade", action="store_true", help="grade again students already graded with the same notebook")
     g.add_argument("--no-sandbox", action="store_true", help="run kernels unconfined (trusted notebooks only)")
+    late = g.add_argument_group("deadlines and late work (kept for the lesson until set again)")
+    late.add_argument("--due", metavar="TIME", help='due date, e.g. "2027-03-01 23:59" ("none": no due date)')
+    late.add_argument("--timezone", default="UTC", help="zone of times written without one (default UTC)")
+    late.add_argument("--grace", type=float, default=0.0, metavar="MINUTES", help="late by this much is on time")
+    late.add_argument("--late-policy", default="none",
+                      help='none, or comma-separated per-day:PERCENT, cap:PERCENT, cutoff:TIME '
+                           '(e.g. "per-day:10,cutoff:2027-03-08 23:59")')
+    late.add_argument("--extensions", metavar="CSV", help="per-student due dates: columns student_id, due")
+    late.add_argument("--results", choices=deadlines.RESULTS_POLICIES,
+                      help="immediate (default): feedback shows every test; after-due: visible tests only until "
+                           "`course feedback LESSON --release`")
     g.set_defaults(fn=cmd_grade)
+
+    fb = sub.add_parser("feedback", help="rewrite a graded lesson's feedback pages; --release shows hidden-test results")
+    fb.add_argument("lesson")
+    fb.add_argument("--release", action="store_true", help="the due date has passed: show every test's result")
+    fb.add_argument("--workspace", help="grading workspace (default ./grading)")
+    fb.set_defaults(fn=cmd_feedback)
+
+    ex = sub.add_parser("export", help="graded lessons as a grade file for Canvas, Moodle or a spreadsheet")
+    ex.add_argument("lessons", nargs="*", help="lessons (default: every graded one)")
+    ex.add_argument("--format", choices=lms.FORMATS, default="csv")
+    ex.add_argument("--roster", required=True, help="the class: a CSV with student_id (or a Canvas gradebook export)")
+    ex.add_argument("--out", help="the file to write (default WORKSPACE/reports/grades-FORMAT.csv)")
+    ex.add_argument("--workspace", help="grading workspace (default ./grading)")
+    ex.set_defaults(fn=cmd_export)
+
+    si = sub.add_parser("similarity", help="rank pairs of students by how alike their answers are (flags, never scores)")
+    si.add_argument("lesson")
+    si.add_argument("--show", type=int, default=10, help="pairs shown side by side in similarity.html")
+    si.add_argument("--workspace", help="grading workspace (default ./grading)")
+    si.set_defaults(fn=cmd_similarity)
 
     b = sub.add_parser("bundle", help="zip what students get: lessons, course_lib, environment files")
     b.add_argument("out", help="output .zip")

@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder import course, integrity, notebooks, reports, worker
+from autograder import course, deadlines, integrity, notebooks, reports, worker
 from autograder.release import NOT_RELEASED, nbgrader
 from autograder.reports import GRADES_FIELDS  # noqa: F401  (part of this module's interface)
 from course_lib import kernel, sandbox, submission
@@ -80,6 +80,10 @@ class Result:
     message: str = ""
     tests: dict = field(default_factory=dict)  # grade_id -> [score, max], for the per-test report
     awaiting_manual: float = 0.0  # points of written answers that no person has graded yet
+    submitted_at: str = ""        # ISO time the submissions give ("" unknown; "invalid: ..." unreadable)
+    raw_score: float = 0.0        # what the work earned, before a late penalty (set with the reports)
+    penalty: float = 0.0          # points taken off for lateness
+    late_by: float = 0.0          # hours after the student's due time
 
 
 @dataclass
@@ -152,7 +156,7 @@ def collect(lesson: str, submissions: Path, scratch: Path) -> list[Submission]:
     found: dict[str, list] = {}
     problems: dict[str, str] = {}
     for entry in sorted(submissions.iterdir()):
-        if entry.name.startswith((".", "__")):
+        if entry.name.startswith((".", "__")) or entry.name == deadlines.MANIFEST:
             continue
         if entry.is_dir():
             sid = entry.name
@@ -333,12 +337,14 @@ def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
     elif flags:
         status = "flagged"
     message += flags
-    return Result(sid, lesson, score, max_score or total, status, "; ".join(message), tests)
+    return Result(sid, lesson, score, max_score or total, status, "; ".join(message), tests,
+                  submitted_at=job_meta.get("submitted_at", ""))
 
 
 def final(lesson: str, results: list[Result], workspace: Path) -> list[Result]:
     """The results with the gradebook's final scores: automatic points plus whatever a
-    person has given in formgrader since, and a note only while points await a person."""
+    person has given in formgrader since, a note only while points await a person, and
+    the lesson's late policy applied (`autograder.deadlines`)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     out = []
@@ -358,19 +364,24 @@ def final(lesson: str, results: list[Result], workspace: Path) -> list[Result]:
                 parts.append(f"{r.awaiting_manual:g} point(s) of written answers await manual grading")
             r.message = "; ".join(parts)
             out.append(r)
-    return out
+    return deadlines.apply(out, deadlines.load(workspace, lesson))
+
+
+def current(lesson: str, workspace: Path) -> list[Result]:
+    """The lesson's results as they stand: the saved ones, with manual grades and the late
+    policy applied (`final`). No notebook runs."""
+    workspace = workspace.resolve()
+    saved = sorted(_results_dir(workspace, lesson).glob("*.json"))
+    if not saved or not (workspace / "gradebook.db").is_file():
+        raise GradingError(f"Nothing graded for {lesson} in {workspace}: run `course grade` first.")
+    return final(lesson, [Result(**json.loads(p.read_text())["result"]) for p in saved], workspace)
 
 
 def refresh_reports(lesson: str, workspace: Path, log=print) -> list[Result]:
     """Rewrite the reports from the saved results and the gradebook, without running any
     notebook: after manual grading in formgrader, say."""
-    workspace = workspace.resolve()
-    saved = sorted(_results_dir(workspace, lesson).glob("*.json"))
-    if not saved or not (workspace / "gradebook.db").is_file():
-        raise GradingError(f"Nothing graded for {lesson} in {workspace}: run `course grade` first.")
-    results = [Result(**json.loads(p.read_text())["result"]) for p in saved]
-    results = final(lesson, results, workspace)
-    reports.write(lesson, results, workspace, log=log)
+    results = current(lesson, workspace)
+    reports.write(lesson, results, workspace.resolve(), log=log)
     return results
 
 
@@ -460,8 +471,12 @@ def _canary_problem(outcome: dict, release) -> str | None:
     return "; ".join(failed) or None
 
 
-def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | None = None, log=print) -> list[Result]:
-    """Grade every submission for a lesson; write the reports; return the results."""
+def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | None = None, log=print,
+          policy: deadlines.Policy | None = None) -> list[Result]:
+    """Grade every submission for a lesson; write the reports; return the results.
+
+    ``policy`` (due date, late work, when results are shown) is kept for the lesson; without
+    one, the policy its last grading set stays."""
     from autograder import samples
 
     settings = settings or Settings()
@@ -476,27 +491,41 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
     source, release = prepare(lesson, workspace)
     release_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
     total = _max_score(workspace, lesson)
-    subs = collect(lesson, submissions.resolve(), workspace)
+    if policy is not None:
+        deadlines.save(policy, workspace, lesson)
+    policy = deadlines.load(workspace, lesson)
+    folder = submissions.resolve()
+    if folder.is_file():
+        folder = _safe_extract(folder, workspace / "incoming" / lesson)
+    subs = collect(lesson, folder, workspace)
+    times = deadlines.submission_times(folder, policy.zone) if folder.is_dir() else {}
+    if policy.due:
+        log(f"{lesson}: {policy.describe()}; submission times found for {sum(s.student_id in times for s in subs)} "
+            f"of {len(subs)} student(s)")
     results: dict[str, Result] = {}
     pending: dict[str, tuple[dict, dict, str]] = {}
     threads = max(1, (os.cpu_count() or 1) // max(1, settings.jobs))
     for sub in subs:
+        when = times.get(sub.student_id, "")
         if sub.notebook is None:
             results[sub.student_id] = Result(sub.student_id, lesson, 0.0, total, "error", sub.problem)
             continue
         digest = _digest(sub.notebook)
         previous = None if settings.regrade else _previous(workspace, lesson, sub.student_id, digest)
         if previous is not None:
+            if previous.submitted_at != when:  # a corrected timestamp needs no new run
+                previous.submitted_at = when
+                _save(workspace, previous, digest)
             results[sub.student_id] = previous
             continue
         try:
             nb = check(lesson, sub.notebook, release_ids)
         except notebooks.NotebookError as exc:
-            results[sub.student_id] = Result(sub.student_id, lesson, 0.0, total, "error", str(exc))
+            results[sub.student_id] = Result(sub.student_id, lesson, 0.0, total, "error", str(exc), submitted_at=when)
             _save(workspace, results[sub.student_id], digest)
             continue
         job, meta = _job(nb, release, tests, seed, sub.student_id, settings, threads)
-        meta["submitted"] = str(sub.notebook)
+        meta["submitted"], meta["submitted_at"] = str(sub.notebook), when
         pending[sub.student_id] = (job, meta, digest)
     reused = sum(1 for s in subs if s.notebook is not None and s.student_id in results and s.student_id not in pending
                  and results[s.student_id].tests)

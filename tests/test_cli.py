@@ -80,11 +80,12 @@ def test_students_see_student_commands_and_instructors_see_all():
     def commands(module):
         done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=ROOT)
         assert done.returncode == 0, done.stderr
-        return set(re.findall(r"^    (\w+) ", done.stdout, re.M))
+        return set(re.findall(r"^    (\w+)\b", done.stdout, re.M))
 
     student = commands("course_lib.cli")
     assert student == {"doctor", "data", "check"}
-    assert commands("autograder.cli") == student | {"run", "results", "glossary", "release", "refresh", "grade", "bundle", "lab", "demo"}
+    assert commands("autograder.cli") == student | {"run", "results", "glossary", "release", "refresh", "grade", "feedback",
+                                                 "export", "similarity", "bundle", "lab", "demo"}
 
 
 def test_course_lib_never_imports_autograder():
