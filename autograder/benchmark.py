@@ -21,12 +21,14 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from autograder import course, grading, notebooks, samples
 from autograder.release import NOT_RELEASED, nbgrader
+from course_lib.errors import CourseError
 from course_lib.runtime import QUIET_ENV
 
 
@@ -52,7 +54,7 @@ def plain_nbgrader(lesson: str, subs: Path, workspace: Path) -> float:
     nbgrader(["generate_feedback", lesson, "--force"], cwd=workspace, env=env)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        raise SystemExit(f"plain nbgrader failed:\n{done.stdout}{done.stderr}")
+        raise CourseError(f"plain nbgrader failed:\n{done.stdout}{done.stderr}")
     return seconds
 
 
@@ -98,4 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        sys.exit(main())
+    except CourseError as exc:
+        sys.exit(f"error: {exc}")

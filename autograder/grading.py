@@ -136,9 +136,9 @@ def _safe_extract(archive: Path, dest: Path) -> Path:
                     raise ValueError(f"the zip unpacks to more than {MAX_UNZIPPED_BYTES // 2**30} GB")
             zf.extractall(dest)
     except zipfile.BadZipFile as exc:
-        raise SystemExit(f"{archive} is not a readable zip file ({exc})") from exc
+        raise GradingError(f"{archive} is not a readable zip file ({exc})") from None
     except ValueError as exc:
-        raise SystemExit(f"{archive}: {exc}") from exc
+        raise GradingError(f"{archive}: {exc}") from None
     # A zip of one top folder (e.g. submissions/) is unwrapped to its contents.
     entries = [p for p in dest.iterdir() if p.name != "__MACOSX"]
     if len(entries) == 1 and entries[0].is_dir() and not any(entries[0].glob("*.ipynb")):
@@ -150,7 +150,7 @@ def collect(lesson: str, submissions: Path, scratch: Path) -> list[Submission]:
     """Find each student's notebook: STUDENT_ID/NOTEBOOK.ipynb folders or LMS-style
     STUDENTID_anything.ipynb files (a folder, or a zip of either)."""
     if not submissions.exists():
-        raise SystemExit(f"No submissions at {submissions}")
+        raise GradingError(f"No submissions at {submissions}")
     if submissions.is_file():
         submissions = _safe_extract(submissions, scratch / "incoming" / lesson)
     found: dict[str, list] = {}
@@ -221,7 +221,7 @@ def prepare(lesson: str, workspace: Path):
     shutil.copytree(course.root() / "solutions" / lesson, source, ignore=shutil.ignore_patterns(*NOT_RELEASED))
     done = nbgrader(["generate_assignment", lesson, "--force"], cwd=workspace)
     if done.returncode != 0:
-        raise SystemExit(f"nbgrader could not register {lesson}:\n{done.stdout}{done.stderr}")
+        raise GradingError(f"nbgrader could not register {lesson}:\n{done.stdout}{done.stderr}")
     return (notebooks.read(source / f"{lesson}.ipynb"),
             notebooks.read(workspace / "release" / lesson / f"{lesson}.ipynb"))
 
@@ -484,7 +484,7 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
         try:
             sandbox.check()
         except sandbox.SandboxUnavailable as exc:
-            raise SystemExit(f"Cannot grade safely: {exc}") from None
+            raise GradingError(f"Cannot grade safely: {exc}") from None
     workspace = workspace.resolve()
     tests = hidden_tests(lesson)
     seed = secrets.randbits(63)  # hidden-test inputs are new in every grading run

@@ -165,7 +165,7 @@ def test_zip_that_escapes_its_folder_is_refused(tmp_path, tiny_root):
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("../../outside/00-tiny.ipynb", "{}")
-    with pytest.raises(SystemExit, match="outside its folder"):
+    with pytest.raises(grading.GradingError, match="outside its folder"):
         grading.collect("00-tiny", archive, tmp_path / "ws")
     assert not (tmp_path / "outside").exists()
 
