@@ -14,7 +14,7 @@ DIGITS  := /usr/share/doc/opencv-doc/examples/data/digits.png
 FORTUNES := /usr/share/games/fortunes/computers
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: install system data demo test test-browser lab grade-lab release run-smoke run-full backends results doctor clean
+.PHONY: install system data demo test format test-browser lab grade-lab release run-smoke run-full backends results doctor clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,14 +50,20 @@ data: install system
 demo: data
 	$(BIN)/course demo
 
-# Unit and pipeline tests. Every solution notebook is graded in smoke mode (tests/test_lessons.py),
+# Lint and format checks (ruff: packages, tests, solution notebooks), then unit and pipeline
+# tests. Every solution notebook is graded in smoke mode (tests/test_lessons.py),
 # which also checks that no cell raises and that cells marked NBVAL_CHECK_OUTPUT print what is stored.
 # Three pytest workers on two cores (a fourth only made every test slower); tests/conftest.py
 # groups the tests (a module together, each lesson's graded run apart), slowest first. The
 # browser tests are `make test-browser`: with them CI's 30 minutes would not hold.
 test: data
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	COURSE_MODE=smoke $(BIN)/python -m pytest -q -n 3 --dist loadscope --no-loadscope-reorder --durations=40 \
 	  --ignore=tests/test_browser.py tests
+
+# Format and fix what ruff can (make test only checks).
+format: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 # The two JupyterLab journeys in Chromium (about 3 minutes, not in `make test`); screenshots of each
 # step, and of the page where a step failed, land in build/test-artifacts/browser/.

@@ -15,6 +15,7 @@ seconds); the plain nbgrader timing does not.
 It is a benchmark, not a test: run it on a quiet machine. Results also go to
 ``build/benchmark-grading.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,10 +42,14 @@ def _submissions(lesson: str, n: int, out: Path) -> Path:
 
 def plain_nbgrader(lesson: str, subs: Path, workspace: Path) -> float:
     workspace.mkdir(parents=True)
-    (workspace / "nbgrader_config.py").write_text(grading.WORKSPACE_CONFIG.split("# Feedback")[0]
-                                                  .replace("from autograder.feedback import ShortTracebacks\n", ""))
-    shutil.copytree(course.root() / "solutions" / lesson, workspace / "source" / lesson,
-                    ignore=shutil.ignore_patterns(*NOT_RELEASED))
+    (workspace / "nbgrader_config.py").write_text(
+        grading.WORKSPACE_CONFIG.split("# Feedback")[0].replace("from autograder.feedback import ShortTracebacks\n", "")
+    )
+    shutil.copytree(
+        course.root() / "solutions" / lesson,
+        workspace / "source" / lesson,
+        ignore=shutil.ignore_patterns(*NOT_RELEASED),
+    )
     nbgrader(["generate_assignment", lesson, "--force"], cwd=workspace)
     for folder in subs.iterdir():
         shutil.copytree(folder, workspace / "submitted" / folder.name / lesson)
@@ -60,8 +65,9 @@ def plain_nbgrader(lesson: str, subs: Path, workspace: Path) -> float:
 
 def ours(lesson: str, subs: Path, workspace: Path, jobs: int, use_sandbox: bool = True) -> float:
     start = time.perf_counter()
-    grading.grade(lesson, subs, workspace, grading.Settings(jobs=jobs, use_sandbox=use_sandbox, regrade=True),
-                  log=lambda m: None)
+    grading.grade(
+        lesson, subs, workspace, grading.Settings(jobs=jobs, use_sandbox=use_sandbox, regrade=True), log=lambda m: None
+    )
     return time.perf_counter() - start
 
 
@@ -81,18 +87,25 @@ def main(argv: list[str] | None = None) -> int:
         serial = ours(lesson, subs, tmp / "serial", 1)
         unconfined = ours(lesson, subs, tmp / "unconfined", 1, use_sandbox=False)
     figures = {
-        "lesson": lesson, "students": n, "jobs": args.jobs, "cores": os.cpu_count(),
-        "plain_nbgrader_s": round(plain, 1), "course_grade_parallel_s": round(parallel, 1),
+        "lesson": lesson,
+        "students": n,
+        "jobs": args.jobs,
+        "cores": os.cpu_count(),
+        "plain_nbgrader_s": round(plain, 1),
+        "course_grade_parallel_s": round(parallel, 1),
         "speedup": round(plain / parallel, 2),
-        "sandboxed_per_notebook_s": round(serial / n, 2), "unconfined_per_notebook_s": round(unconfined / n, 2),
+        "sandboxed_per_notebook_s": round(serial / n, 2),
+        "unconfined_per_notebook_s": round(unconfined / n, 2),
         "sandbox_overhead_pct": round(100 * (serial - unconfined) / unconfined, 1),
     }
     print(f"| {lesson}, {n} submissions, {os.cpu_count()} cores | seconds |\n| --- | ---: |")
     print(f"| plain nbgrader autograde + feedback | {plain:.1f} |")
     print(f"| course grade --jobs {args.jobs} (sandboxed) | {parallel:.1f} ({figures['speedup']}x faster) |")
     print(f"| course grade --jobs 1, sandboxed, per notebook | {serial / n:.2f} |")
-    print(f"| course grade --jobs 1, no sandbox, per notebook | {unconfined / n:.2f} "
-          f"(sandbox overhead {figures['sandbox_overhead_pct']} %) |")
+    print(
+        f"| course grade --jobs 1, no sandbox, per notebook | {unconfined / n:.2f} "
+        f"(sandbox overhead {figures['sandbox_overhead_pct']} %) |"
+    )
     out = course.root() / "build" / "benchmark-grading.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2))

@@ -1,4 +1,5 @@
 """`course bundle`: the zip students get, checked to hold no solutions or hidden tests."""
+
 from __future__ import annotations
 
 import tempfile
@@ -74,14 +75,25 @@ work is saved. Hidden tests are not in this bundle; they decide the points.
 
 # Pins that only instructors need (testing, grading at scale, and nbgrader, whose
 # JupyterLab tools are the instructor's: students check with `course check`).
-INSTRUCTOR_ONLY = ("nbval", "pytest", "pytest-xdist", "execnet", "dask", "distributed", "nbgrader", "latex2mathml",
-                   "jupyter-server-mathjax", "playwright", "copydetect")
+INSTRUCTOR_ONLY = (
+    "nbval",
+    "pytest",
+    "pytest-xdist",
+    "execnet",
+    "dask",
+    "distributed",
+    "nbgrader",
+    "latex2mathml",
+    "jupyter-server-mathjax",
+    "playwright",
+    "copydetect",
+    "ruff",
+)
 
 
 def student_requirements(text: str) -> str:
     """requirements.txt without the instructor-only pins."""
-    kept = [line for line in text.splitlines()
-            if line.split("==")[0].strip().lower() not in INSTRUCTOR_ONLY]
+    kept = [line for line in text.splitlines() if line.split("==")[0].strip().lower() not in INSTRUCTOR_ONLY]
     return "\n".join(kept) + "\n"
 
 
@@ -98,8 +110,9 @@ def _secrets() -> list[str]:
     for lesson in course.lessons():
         tests = course.hidden_tests(lesson)
         if tests.is_file():
-            hidden |= {line.strip() for line in tests.read_text(encoding="utf-8").splitlines()
-                       if len(line.strip()) > 24}
+            hidden |= {
+                line.strip() for line in tests.read_text(encoding="utf-8").splitlines() if len(line.strip()) > 24
+            }
         nb = notebooks.read(course.solution(lesson))
         for cell in nb.cells:
             # A written answer is replaced whole in the release, so all of it is secret.
@@ -154,11 +167,16 @@ def build(out: Path, released: Path | None = None) -> Path:
         if released is None:
             released = Path(tmp)
             release.generate(course.lessons(), released)
-        files = [(p, p.relative_to(LIBRARY.parent).as_posix()) for p in sorted(LIBRARY.rglob("*"))
-                 if p.is_file() and "__pycache__" not in p.parts]
+        files = [
+            (p, p.relative_to(LIBRARY.parent).as_posix())
+            for p in sorted(LIBRARY.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts
+        ]
         for lesson in course.lessons():
-            files += [(released / lesson / name, f"lessons/{lesson}/{name.as_posix()}")
-                      for name in sorted(release.lesson_files(released / lesson))]
+            files += [
+                (released / lesson / name, f"lessons/{lesson}/{name.as_posix()}")
+                for name in sorted(release.lesson_files(released / lesson))
+            ]
             files.append((released / lesson / f"{lesson}.ipynb", f"course_lib/releases/{lesson}.ipynb"))
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             for path, name in files:

@@ -4,6 +4,7 @@ results, grade, feedback, export, similarity, bundle and demo.
 Each command's work lives in the module named after it; this file only parses
 arguments and prints. Library errors (`CourseError`) become a message and exit status 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,21 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import (bundle, course, deadlines, demo, glossary, grading, lab, lms, notebooks, release,
-                        results, runner, similarity)
+from autograder import (
+    bundle,
+    course,
+    deadlines,
+    demo,
+    glossary,
+    grading,
+    lab,
+    lms,
+    notebooks,
+    release,
+    results,
+    runner,
+    similarity,
+)
 from course_lib import cli as student_cli
 from course_lib import runtime, sandbox
 from course_lib.errors import CourseError
@@ -101,12 +115,18 @@ def _policy(args) -> deadlines.Policy | None:
     """The policy the command line sets, or None to keep the lesson's saved one."""
     if args.due is None:
         if args.late_policy != "none" or args.extensions or args.grace or args.results:
-            raise CourseError("--late-policy, --grace, --extensions and --results go with --due "
-                              "(--due none: no due date)")
+            raise CourseError(
+                "--late-policy, --grace, --extensions and --results go with --due (--due none: no due date)"
+            )
         return None
-    return deadlines.Policy.from_args("" if args.due == "none" else args.due, args.timezone, args.grace,
-                                      args.late_policy, Path(args.extensions) if args.extensions else None,
-                                      args.results or "immediate")
+    return deadlines.Policy.from_args(
+        "" if args.due == "none" else args.due,
+        args.timezone,
+        args.grace,
+        args.late_policy,
+        Path(args.extensions) if args.extensions else None,
+        args.results or "immediate",
+    )
 
 
 def cmd_grade(args) -> int:
@@ -121,12 +141,20 @@ def cmd_grade(args) -> int:
     if not args.submissions:
         raise CourseError("Name the submissions: --submissions FOLDER_OR_ZIP (or --reports-only).")
     settings = grading.Settings(
-        mode=args.mode, jobs=args.jobs, cell_timeout=args.cell_timeout, timeout=args.timeout,
-        use_sandbox=not args.no_sandbox, regrade=args.regrade, cluster=args.cluster,
-        limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds))
+        mode=args.mode,
+        jobs=args.jobs,
+        cell_timeout=args.cell_timeout,
+        timeout=args.timeout,
+        use_sandbox=not args.no_sandbox,
+        regrade=args.regrade,
+        cluster=args.cluster,
+        limits=sandbox.Limits(memory_mb=args.memory_mb, cpu_seconds=args.cpu_seconds),
+    )
     if args.no_sandbox:
-        print("warning: --no-sandbox runs student code with your privileges; use it for trusted notebooks only",
-              file=sys.stderr)
+        print(
+            "warning: --no-sandbox runs student code with your privileges; use it for trusted notebooks only",
+            file=sys.stderr,
+        )
     print(grading.summary(grading.grade(lesson, Path(args.submissions), workspace, settings, policy=policy)))
     return 0
 
@@ -146,8 +174,11 @@ def cmd_feedback(args) -> int:
 
 def cmd_export(args) -> int:
     workspace = Path(args.workspace or course.root() / "grading").resolve()
-    lessons = course.resolve(args.lessons) if args.lessons else sorted(
-        p.name for p in (workspace / "results").glob("*") if p.is_dir() and any(p.glob("*.json")))
+    lessons = (
+        course.resolve(args.lessons)
+        if args.lessons
+        else sorted(p.name for p in (workspace / "results").glob("*") if p.is_dir() and any(p.glob("*.json")))
+    )
     if not lessons:
         raise CourseError(f"Nothing graded in {workspace}: run `course grade` first.")
     grades, max_scores = {}, {}
@@ -179,7 +210,7 @@ def cmd_similarity(args) -> int:
     pairs = similarity.compare(readable, notebooks.read(course.release(lesson)))
     table, page = similarity.write(lesson, pairs, workspace / "reports" / lesson, show=args.show)
     print(f"{len(readable)} students, {len(pairs)} pairs: {page} and {table}")
-    for p in pairs[:args.show]:
+    for p in pairs[: args.show]:
         print(f"  {p.score:6.1%}  {p.a} and {p.b}")
     return 0
 
@@ -196,8 +227,10 @@ def cmd_lab(args) -> int:
     if args.grade:
         lesson = course.resolve([args.grade])[0]
         argv, env, cwd = lab.instructor(lesson, Path(args.workspace or course.root() / "grading"), extra)
-        print(f"JupyterLab in the grading workspace {cwd}: open the Formgrader tab for {lesson}; "
-              f"after grading by hand, run `course grade {lesson} --reports-only`")
+        print(
+            f"JupyterLab in the grading workspace {cwd}: open the Formgrader tab for {lesson}; "
+            f"after grading by hand, run `course grade {lesson} --reports-only`"
+        )
     else:
         argv, env, cwd = lab.student(extra)
         print(f"JupyterLab on {cwd}; before handing a lesson in, run `course check NN` in a terminal")
@@ -219,8 +252,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend (default: KERAS_BACKEND)")
     r.add_argument("--out", help="folder for executed notebooks and the report (default build/run-MODE)")
     r.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
-    r.add_argument("--record", action="store_true",
-                   help="file the report under docs/runs/ and regenerate docs/results.md")
+    r.add_argument(
+        "--record", action="store_true", help="file the report under docs/runs/ and regenerate docs/results.md"
+    )
     r.set_defaults(fn=cmd_run)
 
     res = sub.add_parser("results", help="regenerate docs/results.md from the run records in docs/runs/")
@@ -235,9 +269,11 @@ def parser() -> argparse.ArgumentParser:
     rel = sub.add_parser("release", help="regenerate lessons/ from solutions/ with nbgrader")
     rel.add_argument("lessons", nargs="*")
     rel.add_argument("--check", action="store_true", help="only compare; exit 1 if lessons/ has drifted")
-    rel.add_argument("--force", action="store_true",
-                     help="replace files in lessons/ that hold changes no release made, moving them to "
-                          f"{release.SET_ASIDE}/ first")
+    rel.add_argument(
+        "--force",
+        action="store_true",
+        help=f"replace files in lessons/ that hold changes no release made, moving them to {release.SET_ASIDE}/ first",
+    )
     rel.set_defaults(fn=cmd_release)
 
     ref = sub.add_parser("refresh", help="re-execute solutions in smoke mode, keep nbval-checked outputs, release")
@@ -247,37 +283,56 @@ def parser() -> argparse.ArgumentParser:
     defaults = grading.Settings()
     g = sub.add_parser("grade", help="grade a folder or zip of submissions in a sandbox, in parallel")
     g.add_argument("lesson")
-    g.add_argument("--submissions",
-                   help="folder or .zip of STUDENT_ID/NOTEBOOK.ipynb, or of LMS-style STUDENTID_anything.ipynb files")
-    g.add_argument("--reports-only", action="store_true",
-                   help="run nothing: rewrite the reports from the gradebook (after manual grading in formgrader)")
+    g.add_argument(
+        "--submissions",
+        help="folder or .zip of STUDENT_ID/NOTEBOOK.ipynb, or of LMS-style STUDENTID_anything.ipynb files",
+    )
+    g.add_argument(
+        "--reports-only",
+        action="store_true",
+        help="run nothing: rewrite the reports from the gradebook (after manual grading in formgrader)",
+    )
     g.add_argument("--workspace", help="grading workspace (default ./grading, git-ignored)")
     g.add_argument("--jobs", type=int, default=defaults.jobs, help="notebooks graded at once (default: cores)")
     g.add_argument("--cluster", help="Dask scheduler address (tcp://HOST:8786) to grade on a cluster")
-    g.add_argument("--mode", choices=runtime.MODES, default=defaults.mode,
-                   help="COURSE_MODE for the student notebooks (default smoke: grading checks code, not long training)")
+    g.add_argument(
+        "--mode",
+        choices=runtime.MODES,
+        default=defaults.mode,
+        help="COURSE_MODE for the student notebooks (default smoke: grading checks code, not long training)",
+    )
     g.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, help="seconds one cell may run")
     g.add_argument("--timeout", type=int, default=defaults.timeout, help="seconds one notebook may take in all")
-    g.add_argument("--memory-mb", type=int, default=defaults.limits.memory_mb,
-                   help="address-space limit of a student's kernel")
-    g.add_argument("--cpu-seconds", type=int, default=defaults.limits.cpu_seconds,
-                   help="CPU-time limit of a student's kernel")
+    g.add_argument(
+        "--memory-mb", type=int, default=defaults.limits.memory_mb, help="address-space limit of a student's kernel"
+    )
+    g.add_argument(
+        "--cpu-seconds", type=int, default=defaults.limits.cpu_seconds, help="CPU-time limit of a student's kernel"
+    )
     g.add_argument("--regrade", action="store_true", help="grade again students already graded with the same notebook")
     g.add_argument("--no-sandbox", action="store_true", help="run kernels unconfined (trusted notebooks only)")
     late = g.add_argument_group("deadlines and late work (kept for the lesson until set again)")
     late.add_argument("--due", metavar="TIME", help='due date, e.g. "2027-03-01 23:59" ("none": no due date)')
     late.add_argument("--timezone", default="UTC", help="zone of times written without one (default UTC)")
     late.add_argument("--grace", type=float, default=0.0, metavar="MINUTES", help="late by this much is on time")
-    late.add_argument("--late-policy", default="none",
-                      help='none, or comma-separated per-day:PERCENT, cap:PERCENT, cutoff:TIME '
-                           '(e.g. "per-day:10,cutoff:2027-03-08 23:59")')
+    late.add_argument(
+        "--late-policy",
+        default="none",
+        help="none, or comma-separated per-day:PERCENT, cap:PERCENT, cutoff:TIME "
+        '(e.g. "per-day:10,cutoff:2027-03-08 23:59")',
+    )
     late.add_argument("--extensions", metavar="CSV", help="per-student due dates: columns student_id, due")
-    late.add_argument("--results", choices=deadlines.RESULTS_POLICIES,
-                      help="immediate (default): feedback shows every test; after-due: visible tests only until "
-                           "`course feedback LESSON --release`")
+    late.add_argument(
+        "--results",
+        choices=deadlines.RESULTS_POLICIES,
+        help="immediate (default): feedback shows every test; after-due: visible tests only until "
+        "`course feedback LESSON --release`",
+    )
     g.set_defaults(fn=cmd_grade)
 
-    fb = sub.add_parser("feedback", help="rewrite a graded lesson's feedback pages; --release shows hidden-test results")
+    fb = sub.add_parser(
+        "feedback", help="rewrite a graded lesson's feedback pages; --release shows hidden-test results"
+    )
     fb.add_argument("lesson")
     fb.add_argument("--release", action="store_true", help="the due date has passed: show every test's result")
     fb.add_argument("--workspace", help="grading workspace (default ./grading)")
@@ -291,7 +346,9 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--workspace", help="grading workspace (default ./grading)")
     ex.set_defaults(fn=cmd_export)
 
-    si = sub.add_parser("similarity", help="rank pairs of students by how alike their answers are (flags, never scores)")
+    si = sub.add_parser(
+        "similarity", help="rank pairs of students by how alike their answers are (flags, never scores)"
+    )
     si.add_argument("lesson")
     si.add_argument("--show", type=int, default=10, help="pairs shown side by side in similarity.html")
     si.add_argument("--workspace", help="grading workspace (default ./grading)")
@@ -301,14 +358,19 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("out", help="output .zip")
     b.set_defaults(fn=cmd_bundle)
 
-    lb = sub.add_parser("lab", help="JupyterLab for students (lessons/, no nbgrader tools) or, with --grade, "
-                                    "for instructors (a grading workspace with formgrader)")
+    lb = sub.add_parser(
+        "lab",
+        help="JupyterLab for students (lessons/, no nbgrader tools) or, with --grade, "
+        "for instructors (a grading workspace with formgrader)",
+    )
     lb.add_argument("--grade", metavar="LESSON", help="open the grading workspace of this lesson in formgrader")
     lb.add_argument("--workspace", help="grading workspace (default ./grading)")
     lb.add_argument("jupyter_args", nargs="*", help="after --, arguments for jupyter lab (e.g. -- --port=8890)")
     lb.set_defaults(fn=cmd_lab)
 
-    dm = sub.add_parser("demo", help="check lessons/ against a fresh release (never writing it), build the bundle, grade three samples")
+    dm = sub.add_parser(
+        "demo", help="check lessons/ against a fresh release (never writing it), build the bundle, grade three samples"
+    )
     dm.add_argument("--workspace", help="where to grade (default ./grading/demo)")
     dm.set_defaults(fn=cmd_demo)
     return p

@@ -1,4 +1,5 @@
 """Where things are in a course checkout: the root, the lessons, their notebooks."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,9 @@ def root() -> Path:
     here = Path(__file__).resolve().parent.parent
     if (here / "solutions").is_dir():
         return here
-    raise CourseError("Not inside the course: run this from the course folder (the one with solutions/), "
-                     "or set COURSE_ROOT.")
+    raise CourseError(
+        "Not inside the course: run this from the course folder (the one with solutions/), or set COURSE_ROOT."
+    )
 
 
 def lessons() -> list[str]:

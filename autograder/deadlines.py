@@ -11,6 +11,7 @@ the submissions (columns ``student_id`` and ``submitted_at``: what an LMS's subm
 list gives, reduced to two columns) and from ``STUDENT/timestamp.txt`` (nbgrader's
 convention). Times without a zone are in the policy's time zone.
 """
+
 from __future__ import annotations
 
 import csv
@@ -50,8 +51,10 @@ def parse_time(text: str, zone: str = "UTC") -> datetime:
             except ValueError:
                 continue
         else:
-            raise DeadlineError(f"cannot read the time {raw!r} (write it as 2027-03-01 23:59, "
-                                "optionally with seconds and a zone such as +01:00)") from None
+            raise DeadlineError(
+                f"cannot read the time {raw!r} (write it as 2027-03-01 23:59, "
+                "optionally with seconds and a zone such as +01:00)"
+            ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
@@ -66,19 +69,26 @@ def _zone(name: str):
 class Policy:
     """When a lesson is due and what lateness costs; `results` says when students see hidden tests."""
 
-    due: str = ""                     # ISO time; "" for no due date
-    zone: str = "UTC"                 # for times written without a zone
-    grace_minutes: float = 0.0        # late by no more than this is on time
-    per_day: float = 0.0              # share of the points lost per day (or part of a day) late
-    cap: float | None = None          # a late submission earns at most this share of the points
-    cutoff: str = ""                  # ISO time after which a submission earns 0
-    extensions: dict[str, str] = field(default_factory=dict)   # student_id -> their own due time (ISO)
-    results: str = "immediate"        # or "after-due": hidden-test results once `course feedback --release`
+    due: str = ""  # ISO time; "" for no due date
+    zone: str = "UTC"  # for times written without a zone
+    grace_minutes: float = 0.0  # late by no more than this is on time
+    per_day: float = 0.0  # share of the points lost per day (or part of a day) late
+    cap: float | None = None  # a late submission earns at most this share of the points
+    cutoff: str = ""  # ISO time after which a submission earns 0
+    extensions: dict[str, str] = field(default_factory=dict)  # student_id -> their own due time (ISO)
+    results: str = "immediate"  # or "after-due": hidden-test results once `course feedback --release`
     released: bool = False
 
     @classmethod
-    def from_args(cls, due: str, zone: str = "UTC", grace_minutes: float = 0.0, late_policy: str = "none",
-                  extensions: Path | None = None, results: str = "immediate") -> Policy:
+    def from_args(
+        cls,
+        due: str,
+        zone: str = "UTC",
+        grace_minutes: float = 0.0,
+        late_policy: str = "none",
+        extensions: Path | None = None,
+        results: str = "immediate",
+    ) -> Policy:
         """A policy from the command line: ``late_policy`` is ``none`` or comma-separated
         ``per-day:PERCENT``, ``cap:PERCENT``, ``cutoff:TIME``."""
         policy = cls(zone=zone, grace_minutes=float(grace_minutes), results=results)
@@ -104,9 +114,10 @@ class Policy:
                 else:
                     raise ValueError
             except ValueError:
-                raise DeadlineError(f"cannot read the late policy {part!r}: use none, per-day:PERCENT, cap:PERCENT "
-                                    "or cutoff:TIME, separated by commas (e.g. per-day:10,cutoff:2027-03-08 23:59)") \
-                    from None
+                raise DeadlineError(
+                    f"cannot read the late policy {part!r}: use none, per-day:PERCENT, cap:PERCENT "
+                    "or cutoff:TIME, separated by commas (e.g. per-day:10,cutoff:2027-03-08 23:59)"
+                ) from None
         if (policy.per_day or policy.cap is not None or policy.cutoff) and not policy.due:
             raise DeadlineError("a late policy needs a due date: --due TIME")
         if policy.cutoff and datetime.fromisoformat(policy.cutoff) < datetime.fromisoformat(policy.due):
@@ -216,10 +227,10 @@ def _read(text: str, zone: str, where: str) -> str:
 
 @dataclass
 class Lateness:
-    late_by: float = 0.0      # hours after the student's due time (0 when on time)
-    penalty: float = 0.0      # points taken off the raw score
-    note: str = ""            # what a person should know, "" when on time
-    error: str = ""           # the time could not be read: the student's grade waits for a person
+    late_by: float = 0.0  # hours after the student's due time (0 when on time)
+    penalty: float = 0.0  # points taken off the raw score
+    note: str = ""  # what a person should know, "" when on time
+    error: str = ""  # the time could not be read: the student's grade waits for a person
 
 
 def assess(policy: Policy, student_id: str, submitted_at: str, raw: float, max_score: float) -> Lateness:
@@ -230,8 +241,9 @@ def assess(policy: Policy, student_id: str, submitted_at: str, raw: float, max_s
     if submitted_at.startswith("invalid: "):
         return Lateness(error=f"submission time unreadable ({submitted_at[9:]})")
     if not submitted_at:
-        return Lateness(note="no submission time found (timestamps.csv or timestamp.txt); not checked against "
-                             "the due date")
+        return Lateness(
+            note="no submission time found (timestamps.csv or timestamp.txt); not checked against the due date"
+        )
     late = datetime.fromisoformat(submitted_at) - due
     if late <= timedelta(minutes=policy.grace_minutes):
         note = "within the grace period" if late > timedelta(0) else ""

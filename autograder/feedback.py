@@ -1,4 +1,5 @@
 """What students see in their feedback pages."""
+
 import re
 
 from nbgrader.preprocessors.base import NbGraderPreprocessor
@@ -28,8 +29,9 @@ def _mathml(match: re.Match) -> str:
 
     display = match.group(1) is not None
     try:
-        return convert((match.group(1) if display else match.group(2)).strip(),
-                       display="block" if display else "inline")
+        return convert(
+            (match.group(1) if display else match.group(2)).strip(), display="block" if display else "inline"
+        )
     except Exception:  # a construct the converter lacks: the LaTeX stays as it was written
         return match.group(0)
 

@@ -5,6 +5,7 @@ A lesson gives a key term's Chinese name where it first uses it, in bold:
 writes docs/glossary.md from the solution notebooks, every lesson links to it, and
 tests keep it in step and check that one concept has one name across the course.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,12 +18,25 @@ from autograder import course
 
 HAN = r"[\u3400-\u9fff]"
 # **english (中文)** or **english** (中文); the English part may break across lines.
-TERM = re.compile(rf"\*\*([^*()（）]+?)\s*[(（]([^()（）]*{HAN}[^()（）]*)[)）]\*\*"
-                  rf"|\*\*([^*()（）]+?)\*\*\s*[(（]([^()（）]*{HAN}[^()（）]*)[)）]")
+TERM = re.compile(
+    rf"\*\*([^*()（）]+?)\s*[(（]([^()（）]*{HAN}[^()（）]*)[)）]\*\*"
+    rf"|\*\*([^*()（）]+?)\*\*\s*[(（]([^()（）]*{HAN}[^()（）]*)[)）]"
+)
 GLOSSARY = Path("docs") / "glossary.md"
 # First words that keep their capital in the glossary: people, and Keras's own names.
-NAMES = {"Dice", "Jacobian", "Keras", "Nesterov", "Siamese", "Sobel", "Dense", "Dropout", "Embedding",
-         "Functional", "Sequential"}
+NAMES = {
+    "Dice",
+    "Jacobian",
+    "Keras",
+    "Nesterov",
+    "Siamese",
+    "Sobel",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Functional",
+    "Sequential",
+}
 
 
 @dataclass(frozen=True)
@@ -72,8 +86,10 @@ def conflicts(terms: list[Term]) -> list[str]:
     found = []
     for names in chinese_of.values():
         if len(names) > 1:
-            found.append("one term, several Chinese names: "
-                         + "; ".join(f"{zh} for {', '.join(where)}" for zh, where in names.items()))
+            found.append(
+                "one term, several Chinese names: "
+                + "; ".join(f"{zh} for {', '.join(where)}" for zh, where in names.items())
+            )
     for chinese, concepts in english_of.items():
         if len(concepts) > 1:
             found.append(f"{chinese} names several terms: " + "; ".join(", ".join(w) for w in concepts.values()))
@@ -81,7 +97,7 @@ def conflicts(terms: list[Term]) -> list[str]:
 
 
 def _common_case(english: str) -> str:
-    """"Gradient checking" at the start of a sentence is "gradient checking" in a list;
+    """ "Gradient checking" at the start of a sentence is "gradient checking" in a list;
     names (Nesterov, Keras's Dense) keep their capital."""
     word = english.split()[0]
     if word[1:].islower() and word.rstrip("s") not in NAMES:
@@ -95,10 +111,15 @@ def render(terms: list[Term]) -> str:
     for t in terms:
         first.setdefault(concept(t.english), t)
     first = {key: Term(_common_case(t.english), t.chinese, t.lesson) for key, t in first.items()}
-    lines = ["# Glossary · 詞彙表", "",
-             "The key terms of the course with their Traditional Chinese names, as each lesson",
-             "introduces them. Generated from the lessons by `course glossary`; do not edit.", "",
-             "| English | 中文 | introduced in |", "| --- | --- | --- |"]
+    lines = [
+        "# Glossary · 詞彙表",
+        "",
+        "The key terms of the course with their Traditional Chinese names, as each lesson",
+        "introduces them. Generated from the lessons by `course glossary`; do not edit.",
+        "",
+        "| English | 中文 | introduced in |",
+        "| --- | --- | --- |",
+    ]
     for t in sorted(first.values(), key=lambda t: t.english.lower()):
         lines.append(f"| {t.english} | {t.chinese} | {t.lesson} |")
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ The workspace (default ``./grading``, git-ignored) is an nbgrader course folder:
 ``results/LESSON/STUDENT.json`` (one per finished student: what makes a re-run
 resume where it stopped and skip students already graded) and ``reports/LESSON/``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,10 +81,10 @@ class Result:
     message: str = ""
     tests: dict = field(default_factory=dict)  # grade_id -> [score, max], for the per-test report
     awaiting_manual: float = 0.0  # points of written answers that no person has graded yet
-    submitted_at: str = ""        # ISO time the submissions give ("" unknown; "invalid: ..." unreadable)
-    raw_score: float = 0.0        # what the work earned, before a late penalty (set with the reports)
-    penalty: float = 0.0          # points taken off for lateness
-    late_by: float = 0.0          # hours after the student's due time
+    submitted_at: str = ""  # ISO time the submissions give ("" unknown; "invalid: ..." unreadable)
+    raw_score: float = 0.0  # what the work earned, before a late penalty (set with the reports)
+    penalty: float = 0.0  # points taken off for lateness
+    late_by: float = 0.0  # hours after the student's due time
 
 
 @dataclass
@@ -104,16 +105,22 @@ class Settings:
     mode: str = kernel.RunSettings.mode
     jobs: int = os.cpu_count() or 1
     cell_timeout: int = kernel.RunSettings.cell_timeout
-    timeout: int = kernel.RunSettings.timeout    # whole notebook, seconds of wall time
+    timeout: int = kernel.RunSettings.timeout  # whole notebook, seconds of wall time
     use_sandbox: bool = True
     regrade: bool = False
     cluster: str | None = None
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
-    canary: bool = True            # grade the lesson's own solution first; stop if it loses points
+    canary: bool = True  # grade the lesson's own solution first; stop if it loses points
 
     def run_settings(self, threads: int) -> kernel.RunSettings:
-        return kernel.RunSettings(mode=self.mode, cell_timeout=self.cell_timeout, timeout=self.timeout,
-                                  sandboxed=self.use_sandbox, threads=threads, limits=self.limits)
+        return kernel.RunSettings(
+            mode=self.mode,
+            cell_timeout=self.cell_timeout,
+            timeout=self.timeout,
+            sandboxed=self.use_sandbox,
+            threads=threads,
+            limits=self.limits,
+        )
 
 
 # ------------------------------------------------------------------------ collecting
@@ -171,8 +178,9 @@ def collect(lesson: str, submissions: Path, scratch: Path) -> list[Submission]:
         elif entry.suffix == ".ipynb" and "_" in entry.stem:
             found.setdefault(entry.stem.split("_", 1)[0], []).append(entry)
         else:
-            problems[entry.name] = ("not a submission: expected a folder named after the student or a file "
-                                    "named STUDENTID_anything.ipynb")
+            problems[entry.name] = (
+                "not a submission: expected a folder named after the student or a file named STUDENTID_anything.ipynb"
+            )
     subs = []
     for sid in sorted(set(found) | set(problems)):
         paths = found.get(sid, [])
@@ -222,8 +230,10 @@ def prepare(lesson: str, workspace: Path):
     done = nbgrader(["generate_assignment", lesson, "--force"], cwd=workspace)
     if done.returncode != 0:
         raise GradingError(f"nbgrader could not register {lesson}:\n{done.stdout}{done.stderr}")
-    return (notebooks.read(source / f"{lesson}.ipynb"),
-            notebooks.read(workspace / "release" / lesson / f"{lesson}.ipynb"))
+    return (
+        notebooks.read(source / f"{lesson}.ipynb"),
+        notebooks.read(workspace / "release" / lesson / f"{lesson}.ipynb"),
+    )
 
 
 def _with_verdicts(graded_nb, hidden: dict):
@@ -234,12 +244,20 @@ def _with_verdicts(graded_nb, hidden: dict):
         gid, points = submission.grade_id(cell), submission.meta(cell).get("points", 0)
         verdict = hidden.get(gid, {"passed": False, "messages": ["this test has no hidden tests; ask your instructor"]})
         if verdict["passed"]:
-            cell.outputs.append(notebooks.nbformat.v4.new_output(
-                "stream", name="stdout", text=f"Hidden tests: passed ({points:g} of {points:g} points).\n"))
+            cell.outputs.append(
+                notebooks.nbformat.v4.new_output(
+                    "stream", name="stdout", text=f"Hidden tests: passed ({points:g} of {points:g} points).\n"
+                )
+            )
         else:
-            cell.outputs.append(notebooks.nbformat.v4.new_output(
-                "error", ename="HiddenTestsFailed", evalue="; ".join(verdict["messages"][:5]),
-                traceback=[f"Hidden tests failed (0 of {points:g} points): " + "; ".join(verdict["messages"][:5])]))
+            cell.outputs.append(
+                notebooks.nbformat.v4.new_output(
+                    "error",
+                    ename="HiddenTestsFailed",
+                    evalue="; ".join(verdict["messages"][:5]),
+                    traceback=[f"Hidden tests failed (0 of {points:g} points): " + "; ".join(verdict["messages"][:5])],
+                )
+            )
     return graded_nb
 
 
@@ -337,8 +355,16 @@ def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
     elif flags:
         status = "flagged"
     message += flags
-    return Result(sid, lesson, score, max_score or total, status, "; ".join(message), tests,
-                  submitted_at=job_meta.get("submitted_at", ""))
+    return Result(
+        sid,
+        lesson,
+        score,
+        max_score or total,
+        status,
+        "; ".join(message),
+        tests,
+        submitted_at=job_meta.get("submitted_at", ""),
+    )
 
 
 def final(lesson: str, results: list[Result], workspace: Path) -> list[Result]:
@@ -357,8 +383,9 @@ def final(lesson: str, results: list[Result], workspace: Path) -> list[Result]:
                 out.append(r)
                 continue
             r.score = float(sub.score)
-            r.awaiting_manual = float(sum(g.max_score for nb in sub.notebooks for g in nb.grades
-                                          if g.needs_manual_grade))
+            r.awaiting_manual = float(
+                sum(g.max_score for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade)
+            )
             parts = [m for m in r.message.split("; ") if m and not m.endswith("await manual grading")]
             if r.awaiting_manual:
                 parts.append(f"{r.awaiting_manual:g} point(s) of written answers await manual grading")
@@ -441,20 +468,29 @@ class Progress:
         self.done += 1
         if self.tty:
             filled = int(30 * self.done / max(self.total, 1))
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {result.student_id:<20}")
+            sys.stderr.write(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {result.student_id:<20}"
+            )
             sys.stderr.flush()
             if self.done == self.total:
                 sys.stderr.write("\n")
         else:
-            self.log(f"[{self.done}/{self.total}] {result.student_id}: {result.status} {result.score:g}/{result.max_score:g}")
+            self.log(
+                f"[{self.done}/{self.total}] {result.student_id}: {result.status} {result.score:g}/{result.max_score:g}"
+            )
 
 
 def _job(nb, release, tests: str, seed: int, sid: str, settings: Settings, threads: int) -> tuple[dict, dict]:
     """What a worker needs to grade one notebook, and what only this process keeps (meta)."""
     built, nonce, reasons = integrity.build(release, nb, release)
     notes, flags = integrity.structure_notes(nb, release)
-    job = {"notebook": built, "settings": settings.run_settings(threads).as_dict(), "tests": tests,
-           "seed": seed, "student": sid}
+    job = {
+        "notebook": built,
+        "settings": settings.run_settings(threads).as_dict(),
+        "tests": tests,
+        "seed": seed,
+        "student": sid,
+    }
     return job, {"nonce": nonce, "reasons": reasons, "notes": notes, "flags": flags}
 
 
@@ -462,17 +498,27 @@ def _canary_problem(outcome: dict, release) -> str | None:
     """Why the lesson's own solution did not earn every automatic point, or None."""
     if outcome.get("error"):
         return f"its notebook did not run to the end: {outcome['error']}"
-    failed = [f"{gid}: {'; '.join(v['messages'][:2])}" for gid, v in outcome.get("hidden", {}).items()
-              if not v["passed"]]
-    missing = [submission.grade_id(c) for c in release.cells
-               if submission.is_test(c) and submission.grade_id(c) not in outcome.get("hidden", {})]
+    failed = [
+        f"{gid}: {'; '.join(v['messages'][:2])}" for gid, v in outcome.get("hidden", {}).items() if not v["passed"]
+    ]
+    missing = [
+        submission.grade_id(c)
+        for c in release.cells
+        if submission.is_test(c) and submission.grade_id(c) not in outcome.get("hidden", {})
+    ]
     if missing:
         failed += [f"{gid}: no hidden test decides its points" for gid in missing]
     return "; ".join(failed) or None
 
 
-def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | None = None, log=print,
-          policy: deadlines.Policy | None = None) -> list[Result]:
+def grade(
+    lesson: str,
+    submissions: Path,
+    workspace: Path,
+    settings: Settings | None = None,
+    log=print,
+    policy: deadlines.Policy | None = None,
+) -> list[Result]:
     """Grade every submission for a lesson; write the reports; return the results.
 
     ``policy`` (due date, late work, when results are shown) is kept for the lesson; without
@@ -500,8 +546,10 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
     subs = collect(lesson, folder, workspace)
     times = deadlines.submission_times(folder, policy.zone) if folder.is_dir() else {}
     if policy.due:
-        log(f"{lesson}: {policy.describe()}; submission times found for {sum(s.student_id in times for s in subs)} "
-            f"of {len(subs)} student(s)")
+        log(
+            f"{lesson}: {policy.describe()}; submission times found for {sum(s.student_id in times for s in subs)} "
+            f"of {len(subs)} student(s)"
+        )
     results: dict[str, Result] = {}
     pending: dict[str, tuple[dict, dict, str]] = {}
     threads = max(1, (os.cpu_count() or 1) // max(1, settings.jobs))
@@ -527,8 +575,14 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
         job, meta = _job(nb, release, tests, seed, sub.student_id, settings, threads)
         meta["submitted"], meta["submitted_at"] = str(sub.notebook), when
         pending[sub.student_id] = (job, meta, digest)
-    reused = sum(1 for s in subs if s.notebook is not None and s.student_id in results and s.student_id not in pending
-                 and results[s.student_id].tests)
+    reused = sum(
+        1
+        for s in subs
+        if s.notebook is not None
+        and s.student_id in results
+        and s.student_id not in pending
+        and results[s.student_id].tests
+    )
     if reused:
         log(f"{reused} student(s) already graded with the same notebook: kept (use --regrade to grade again)")
     canary = None
@@ -551,9 +605,11 @@ def grade(lesson: str, submissions: Path, workspace: Path, settings: Settings | 
             if sid is None:
                 problem = _canary_problem(outcome, release)
                 if problem:
-                    raise GradingError(f"Grading stopped: the lesson's own solution, graded as a canary in the same "
-                                       f"sandbox, lost points ({problem}). Fix the grader or the lesson; no student "
-                                       "was graded.")
+                    raise GradingError(
+                        f"Grading stopped: the lesson's own solution, graded as a canary in the same "
+                        f"sandbox, lost points ({problem}). Fix the grader or the lesson; no student "
+                        "was graded."
+                    )
                 canary = None
             else:
                 held.append((sid, outcome))

@@ -18,6 +18,7 @@ to the NumPy-only process, where the student's answers run without any other lib
 A failed expectation raises `Failed` with a message written here; that message is the
 only thing a student sees of a hidden test.
 """
+
 from __future__ import annotations
 
 import linecache
@@ -31,8 +32,8 @@ from typing import Callable
 
 import numpy as np
 
-from course_lib import submission
 from autograder.student import CallTimeout, ChannelError, Handle, ModelData, StudentError, Unavailable
+from course_lib import submission
 
 
 class Failed(AssertionError):
@@ -43,7 +44,7 @@ class Failed(AssertionError):
 class Spec:
     grade_id: str
     numpy_only: bool = False
-    seconds: float = 120       # time allowed for each request this test makes
+    seconds: float = 120  # time allowed for each request this test makes
 
 
 @dataclass
@@ -54,9 +55,11 @@ class HiddenTest:
 
 def test(grade_id: str, *, numpy_only: bool = False, seconds: float = 120):
     """Declare a hidden test deciding the points of the notebook's test cell ``grade_id``."""
+
     def mark(fn):
         fn.__hidden_test__ = Spec(grade_id, numpy_only, seconds)
         return fn
+
     return mark
 
 
@@ -89,10 +92,14 @@ def unchanged_call(student, name: str, *args, **kwargs):
     from autograder.student import Ref
 
     reply = student.run(call_keeping_arguments, Ref(name), *args, **kwargs)
-    true(isinstance(reply, dict) and "result" in reply and isinstance(reply.get("arguments"), list),
-         f"`{name}` could not be called")
-    true(len(reply["arguments"]) == len(args) and all(map(_same, args, reply["arguments"])),
-         f"`{name}` must not modify its arguments")
+    true(
+        isinstance(reply, dict) and "result" in reply and isinstance(reply.get("arguments"), list),
+        f"`{name}` could not be called",
+    )
+    true(
+        len(reply["arguments"]) == len(args) and all(map(_same, args, reply["arguments"])),
+        f"`{name}` must not modify its arguments",
+    )
     return reply["result"]
 
 
@@ -108,8 +115,11 @@ def load_source(source: str, name: str = "grading.py") -> list[HiddenTest]:
     module = types.ModuleType(f"hidden_tests_{zlib.crc32(source.encode())}")
     module.__file__ = filename
     exec(compile(source, filename, "exec"), module.__dict__)
-    found = [HiddenTest(fn.__hidden_test__, fn) for fn in vars(module).values()
-             if callable(fn) and hasattr(fn, "__hidden_test__")]
+    found = [
+        HiddenTest(fn.__hidden_test__, fn)
+        for fn in vars(module).values()
+        if callable(fn) and hasattr(fn, "__hidden_test__")
+    ]
     return sorted(found, key=lambda t: t.fn.__code__.co_firstlineno)
 
 
@@ -167,8 +177,10 @@ def close(got, expected, what: str, *, rtol: float = 1e-5, atol: float = 1e-6) -
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         where = f" first at index {idx}" if idx else ""
-        raise Failed(f"{what}: wrong{where} (got {got_a[idx]:.6g}; {int(bad.sum())} of {bad.size} values "
-                     f"differ beyond rtol={rtol:g}, atol={atol:g})")
+        raise Failed(
+            f"{what}: wrong{where} (got {got_a[idx]:.6g}; {int(bad.sum())} of {bad.size} values "
+            f"differ beyond rtol={rtol:g}, atol={atol:g})"
+        )
 
 
 def equal(got, expected, what: str) -> None:
@@ -234,12 +246,16 @@ def _verdict(exc: BaseException, numpy_only: bool, problems: list[str]) -> str:
             return "not written yet (it raises NotImplementedError)"
         if kind == "NotDefined":
             if numpy_only and problems:
-                return ("a NumPy-only answer cell could not run on its own (" + ", ".join(problems[:3]) + "): "
-                        "it may use only NumPy (np), math and what earlier NumPy-only answers define")
+                return (
+                    "a NumPy-only answer cell could not run on its own (" + ", ".join(problems[:3]) + "): "
+                    "it may use only NumPy (np), math and what earlier NumPy-only answers define"
+                )
             return "a function or name the test needs is not defined once the notebook has run"
         if kind in ("NameError",) and numpy_only:
-            return ("raised NameError: a NumPy-only answer runs on its own, so it may use only what its answer "
-                    "cells define, NumPy (np) and math")
+            return (
+                "raised NameError: a NumPy-only answer runs on its own, so it may use only what its answer "
+                "cells define, NumPy (np) and math"
+            )
         if kind in ("ModuleNotFoundError", "ImportError") and numpy_only:
             return "imports a library other than NumPy, which a NumPy-only exercise cannot use"
         return f"raised {kind} on the hidden test's inputs"
@@ -260,8 +276,14 @@ def seed_for(run_seed: int, student_id: str, grade_id: str) -> np.random.Generat
 BUDGET_SECONDS = 900  # for all of a student's hidden tests together
 
 
-def run(tests: list[HiddenTest], students: dict[bool, object], run_seed: int, student_id: str,
-        budget: float = BUDGET_SECONDS, problems: list[str] | None = None) -> dict[str, Outcome]:
+def run(
+    tests: list[HiddenTest],
+    students: dict[bool, object],
+    run_seed: int,
+    student_id: str,
+    budget: float = BUDGET_SECONDS,
+    problems: list[str] | None = None,
+) -> dict[str, Outcome]:
     """Run every hidden test; return {grade_id: Outcome}. ``students`` maps numpy_only to a Student;
     ``problems`` are the exception types of NumPy-only answer cells that could not run."""
     outcomes: dict[str, Outcome] = {}

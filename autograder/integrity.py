@@ -15,6 +15,7 @@ What a student's answer does inside the kernel is watched three ways:
   a test whose error was swallowed (it printed no error but never finished) still
   fails.
 """
+
 from __future__ import annotations
 
 import ast
@@ -52,15 +53,21 @@ SUSPICIOUS_NAMES = {
     "quit": "exits the kernel",
 }
 SUSPICIOUS_ATTRS = {
-    "_exit": "exits the kernel", "kill": "kills processes", "system": "runs shell commands",
-    "popen": "runs shell commands", "fork": "forks processes", "settrace": "installs a tracer",
-    "setprofile": "installs a profiler", "excepthook": "replaces the exception hook",
-    "displayhook": "replaces the display hook", "modules": "touches sys.modules",
+    "_exit": "exits the kernel",
+    "kill": "kills processes",
+    "system": "runs shell commands",
+    "popen": "runs shell commands",
+    "fork": "forks processes",
+    "settrace": "installs a tracer",
+    "setprofile": "installs a profiler",
+    "excepthook": "replaces the exception hook",
+    "displayhook": "replaces the display hook",
+    "modules": "touches sys.modules",
 }
 TRUSTED_HOOK_MODULES = ("matplotlib", "matplotlib_inline", "IPython", "ipykernel")
 TEST_MODULES = {"checks", "np", "numpy", "keras", "course_lib", "math", "runtime"}
 
-PROBE_CODE = r'''
+PROBE_CODE = r"""
 def __grader_probe(__tag):
     import sys, json, hashlib, inspect
     ip = get_ipython()
@@ -99,7 +106,7 @@ def __grader_probe(__tag):
     state["helpers"] = hashlib.sha256(json.dumps(helpers, sort_keys=True).encode()).hexdigest()
     state["helper_names"] = helpers
     print(__tag + json.dumps(state, sort_keys=True))
-'''
+"""
 
 
 def _meta(cell) -> dict:
@@ -142,7 +149,9 @@ def suspicious(code: str) -> list[str]:
         elif isinstance(node, ast.Attribute) and node.attr in SUSPICIOUS_ATTRS:
             found.add(f"`.{node.attr}` ({SUSPICIOUS_ATTRS[node.attr]})")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            names = [a.name for a in node.names] + (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            )
             for name in names:
                 root = name.split(".")[0]
                 if root in SUSPICIOUS_NAMES or root in ("threading", "multiprocessing"):
@@ -166,13 +175,16 @@ def suspicious(code: str) -> list[str]:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [(a.asname or a.name).split(".")[0] for a in node.names]
         for name in names:
-            if name in TEST_MODULES and not (isinstance(node, (ast.Import, ast.ImportFrom)) and name in ("np", "numpy", "math", "keras")):
+            if name in TEST_MODULES and not (
+                isinstance(node, (ast.Import, ast.ImportFrom)) and name in ("np", "numpy", "math", "keras")
+            ):
                 found.add(f"redefines `{name}` (a name the tests use)")
     return sorted(found)
 
 
-def build(source: nbformat.NotebookNode, submitted: nbformat.NotebookNode,
-          release: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, str, list[str]]:
+def build(
+    source: nbformat.NotebookNode, submitted: nbformat.NotebookNode, release: nbformat.NotebookNode
+) -> tuple[nbformat.NotebookNode, str, list[str]]:
     """The notebook to execute: the source with the student's answers, probes and markers.
 
     Each answer cell keeps the release's checksum, so nbgrader can tell an answer
@@ -190,7 +202,9 @@ def build(source: nbformat.NotebookNode, submitted: nbformat.NotebookNode,
             meta["checksum"] = checksums[meta["grade_id"]]
         if meta.get("solution") and cell.cell_type == "code":
             if not probed:
-                cells.append(_grader_cell(PROBE_CODE + f"\n__grader_probe({PROBE_TAG + ':before:' + nonce!r})", PROBE_TAG))
+                cells.append(
+                    _grader_cell(PROBE_CODE + f"\n__grader_probe({PROBE_TAG + ':before:' + nonce!r})", PROBE_TAG)
+                )
                 probed = True
             reasons += [f"{meta['grade_id']}: {r}" for r in suspicious(cell.source)]
         if cell.cell_type != "code":
@@ -230,7 +244,7 @@ def verdict(executed: nbformat.NotebookNode, nonce: str) -> tuple[nbformat.Noteb
             for out in cell.outputs:
                 if out.get("output_type") == "stream" and mark in out.get("text", ""):
                     lines = out["text"].splitlines(keepends=True)
-                    finished.update(ln.strip()[len(mark):] for ln in lines if ln.startswith(mark))
+                    finished.update(ln.strip()[len(mark) :] for ln in lines if ln.startswith(mark))
                     out["text"] = "".join(ln for ln in lines if not ln.startswith(mark))
             cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and not o.get("text"))]
     for cell in executed.cells:
@@ -240,9 +254,9 @@ def verdict(executed: nbformat.NotebookNode, nonce: str) -> tuple[nbformat.Noteb
             for line in text.splitlines():
                 prefix = f"{PROBE_TAG}:"
                 if line.startswith(prefix) and f":{nonce}" in line:
-                    when, rest = line[len(prefix):].split(":", 1)
+                    when, rest = line[len(prefix) :].split(":", 1)
                     try:
-                        probes[when] = json.loads(rest[len(nonce):])
+                        probes[when] = json.loads(rest[len(nonce) :])
                     except ValueError:
                         probes["damaged"] = {}
     flags, unfinished = [], []
@@ -253,8 +267,11 @@ def verdict(executed: nbformat.NotebookNode, nonce: str) -> tuple[nbformat.Noteb
             has_error = any(o.get("output_type") == "error" for o in cell.outputs)
             if meta["grade_id"] not in finished and not has_error:
                 unfinished.append(meta["grade_id"])
-                cell.outputs.append(nbformat.v4.new_output(
-                    "error", ename="TestDidNotFinish", evalue="this test did not run to the end", traceback=[]))
+                cell.outputs.append(
+                    nbformat.v4.new_output(
+                        "error", ename="TestDidNotFinish", evalue="this test did not run to the end", traceback=[]
+                    )
+                )
     if unfinished:
         flags.append(f"tests reported no error but did not finish: {', '.join(unfinished)}")
     if "damaged" in probes:
@@ -263,18 +280,26 @@ def verdict(executed: nbformat.NotebookNode, nonce: str) -> tuple[nbformat.Noteb
         before, after = probes["before"], probes["after"]
         changed = [k for k in before if k not in ("helper_names", "events", "names") and before[k] != after.get(k)]
         # Matplotlib's inline backend registers its own hook at the first figure.
-        changed += [f"events.{k}" for k, v in after.get("events", {}).items()
-                    for cb in set(v) - set(before["events"].get(k, []))
-                    if not cb.startswith(TRUSTED_HOOK_MODULES)]
+        changed += [
+            f"events.{k}"
+            for k, v in after.get("events", {}).items()
+            for cb in set(v) - set(before["events"].get(k, []))
+            if not cb.startswith(TRUSTED_HOOK_MODULES)
+        ]
         # A name the tests use that was bound before the answers must still be the same thing
         # (names first imported later, e.g. by a demo cell, are fine).
-        changed += [f"`{k}` rebound" for k, v in before.get("names", {}).items()
-                    if v != "NoneType" and after.get("names", {}).get(k) != v]
+        changed += [
+            f"`{k}` rebound"
+            for k, v in before.get("names", {}).items()
+            if v != "NoneType" and after.get("names", {}).get(k) != v
+        ]
         if changed:
             detail = changed
             if "shadowed" in changed:
                 new = sorted(set(after["shadowed"]) - set(before["shadowed"]))
-                detail = [c for c in detail if c != "shadowed"] + [f"modules loaded from its own files: {', '.join(new[:5])}"]
+                detail = [c for c in detail if c != "shadowed"] + [
+                    f"modules loaded from its own files: {', '.join(new[:5])}"
+                ]
             if "helpers" in changed:
                 names = [n for n, h in after["helper_names"].items() if before["helper_names"].get(n) != h]
                 detail = [c for c in detail if c != "helpers"] + [f"patched {', '.join(names[:5])}"]

@@ -12,6 +12,7 @@ where nbgrader reads that workspace's configuration: formgrader lists the class 
 released, collected and graded, and the points given there reach the reports with
 `course grade LESSON --reports-only`.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,11 +25,18 @@ from autograder import course, grading
 from course_lib.errors import CourseError
 
 NBGRADER_LAB = "@jupyter/nbgrader"
-NBGRADER_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.validate_assignment",
-                   "nbgrader.server_extensions.assignment_list", "nbgrader.server_extensions.course_list")
+NBGRADER_SERVER = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+)
 # What an instructor grading in a workspace has no use for: the student's side of the exchange.
-STUDENT_SIDE = ("@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list",
-                "@jupyter/nbgrader:validate-assignment")
+STUDENT_SIDE = (
+    "@jupyter/nbgrader:assignment-list",
+    "@jupyter/nbgrader:course-list",
+    "@jupyter/nbgrader:validate-assignment",
+)
 # JupyterLab's news and update checks ask for permission to go online, on every first
 # start: the course works offline and a class should not be asked.
 ONLINE = ("@jupyterlab/apputils-extension:announcements",)
@@ -55,9 +63,13 @@ def _config_dir(folder: Path, disabled_lab: list[str], server_extensions: dict[s
     """A Jupyter config folder of our own (JUPYTER_CONFIG_DIR), so the user's is untouched."""
     (folder / "labconfig").mkdir(parents=True, exist_ok=True)
     (folder / "labconfig" / "page_config.json").write_text(
-        json.dumps({"disabledExtensions": {name: True for name in disabled_lab}}, indent=1))
-    (folder / "jupyter_server_config.json").write_text(json.dumps(
-        {"ServerApp": {"jpserver_extensions": {**server_extensions, "jupyter_server_mathjax": True}}}, indent=1))
+        json.dumps({"disabledExtensions": {name: True for name in disabled_lab}}, indent=1)
+    )
+    (folder / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {"ServerApp": {"jpserver_extensions": {**server_extensions, "jupyter_server_mathjax": True}}}, indent=1
+        )
+    )
     return folder
 
 
@@ -90,8 +102,9 @@ def _argv(root_dir: Path, extra: list[str]) -> list[str]:
 def student(extra: list[str] = ()) -> tuple[list[str], dict, Path]:
     """JupyterLab on lessons/, without nbgrader's tools; returns (argv, env, cwd)."""
     root = course.root()
-    config = _config_dir(root / "build" / "jupyter" / "student", [NBGRADER_LAB, *ONLINE],
-                         {name: False for name in NBGRADER_SERVER})
+    config = _config_dir(
+        root / "build" / "jupyter" / "student", [NBGRADER_LAB, *ONLINE], {name: False for name in NBGRADER_SERVER}
+    )
     return _argv(root / "lessons", list(extra)), _env(config), root / "lessons"
 
 
@@ -99,14 +112,19 @@ def instructor(lesson: str, workspace: Path, extra: list[str] = ()) -> tuple[lis
     """JupyterLab in a grading workspace with formgrader; returns (argv, env, cwd)."""
     workspace = workspace.resolve()
     if not (workspace / "gradebook.db").is_file() or not (workspace / "release" / lesson).is_dir():
-        raise CourseError(f"{workspace} holds no graded class for {lesson}: run "
-                          f"`course grade {lesson} --submissions ... --workspace {workspace}` first.")
+        raise CourseError(
+            f"{workspace} holds no graded class for {lesson}: run "
+            f"`course grade {lesson} --submissions ... --workspace {workspace}` first."
+        )
     # The lesson counts as released once it is in the exchange's outbound folder, as
     # `nbgrader release_assignment` would leave it.
     outbound = workspace / "exchange" / grading.COURSE_ID / "outbound" / lesson
     if not outbound.exists():
         shutil.copytree(workspace / "release" / lesson, outbound)
-    config = _config_dir(workspace / ".jupyter", [*STUDENT_SIDE, *ONLINE],
-                         {name: name.endswith("formgrader") for name in NBGRADER_SERVER})
+    config = _config_dir(
+        workspace / ".jupyter",
+        [*STUDENT_SIDE, *ONLINE],
+        {name: name.endswith("formgrader") for name in NBGRADER_SERVER},
+    )
     _offline_mathjax(config)
     return _argv(workspace, list(extra)), _env(config), workspace

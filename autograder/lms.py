@@ -23,6 +23,7 @@ but missing from the roster are reported, never dropped silently (the csv format
 them as rows; an LMS would refuse them, so the other formats list them in the notes).
 A student whose grade could not be computed is left blank with the reason.
 """
+
 from __future__ import annotations
 
 import csv
@@ -54,7 +55,7 @@ class Student:
 
 @dataclass
 class Grade:
-    score: float | None        # None: could not be computed (see note)
+    score: float | None  # None: could not be computed (see note)
     max_score: float
     note: str = ""
 
@@ -63,7 +64,7 @@ class Grade:
 class Export:
     header: list[str]
     rows: list[list]
-    notes: list[str] = field(default_factory=list)   # what a person should know about the file
+    notes: list[str] = field(default_factory=list)  # what a person should know about the file
 
 
 def read_roster(path: Path) -> list[Student]:
@@ -77,15 +78,25 @@ def read_roster(path: Path) -> list[Student]:
     columns = set(rows[0])
     if set(CANVAS_COLUMNS) <= columns:
         # Canvas exports start with a "Points Possible" row (and sometimes a muted-assignments row).
-        students = [Student(r["SIS Login ID"].strip() or r["ID"].strip(), r["Student"].strip(), canvas_id=r["ID"].strip(),
-                            sis_user_id=r["SIS User ID"].strip(), sis_login_id=r["SIS Login ID"].strip(),
-                            section=r["Section"].strip())
-                    for r in rows if r["ID"].strip()]
+        students = [
+            Student(
+                r["SIS Login ID"].strip() or r["ID"].strip(),
+                r["Student"].strip(),
+                canvas_id=r["ID"].strip(),
+                sis_user_id=r["SIS User ID"].strip(),
+                sis_login_id=r["SIS Login ID"].strip(),
+                section=r["Section"].strip(),
+            )
+            for r in rows
+            if r["ID"].strip()
+        ]
     elif "student_id" in columns:
         students = [Student(**{k: (r.get(k) or "").strip() for k in OWN_COLUMNS}) for r in rows]
     else:
-        raise ExportError(f"the roster {path} needs a student_id column (or the columns of a Canvas gradebook "
-                          f"export: {', '.join(CANVAS_COLUMNS)})")
+        raise ExportError(
+            f"the roster {path} needs a student_id column (or the columns of a Canvas gradebook "
+            f"export: {', '.join(CANVAS_COLUMNS)})"
+        )
     seen: set[str] = set()
     for s in students:
         if not s.student_id:
@@ -103,24 +114,33 @@ def grades_from(results, max_score: float) -> dict[str, Grade]:
         if r.status == "error":
             out[r.student_id] = Grade(None, r.max_score or max_score, f"not graded: {r.message}")
         else:
-            note = "; ".join(filter(None, [r.message if r.status == "flagged" else "",
-                                           f"late: -{r.penalty:g}" if r.penalty else "",
-                                           f"{r.awaiting_manual:g} point(s) await manual grading"
-                                           if r.awaiting_manual else ""]))
+            note = "; ".join(
+                filter(
+                    None,
+                    [
+                        r.message if r.status == "flagged" else "",
+                        f"late: -{r.penalty:g}" if r.penalty else "",
+                        f"{r.awaiting_manual:g} point(s) await manual grading" if r.awaiting_manual else "",
+                    ],
+                )
+            )
             out[r.student_id] = Grade(r.score, r.max_score, note)
     return out
 
 
-def export(grades: dict[str, dict[str, Grade]], max_scores: dict[str, float], roster: list[Student],
-           fmt: str) -> Export:
+def export(
+    grades: dict[str, dict[str, Grade]], max_scores: dict[str, float], roster: list[Student], fmt: str
+) -> Export:
     """The file's rows for ``grades`` (lesson -> student_id -> Grade) and the roster."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     lessons = list(grades)
     on_roster = {s.student_id for s in roster}
     strangers = sorted({sid for g in grades.values() for sid in g} - on_roster)
-    notes = [f"{sid} was graded in {', '.join(l for l in lessons if sid in grades[l])} but is not on the roster"
-             for sid in strangers]
+    notes = [
+        f"{sid} was graded in {', '.join(name for name in lessons if sid in grades[name])} but is not on the roster"
+        for sid in strangers
+    ]
     people = roster + ([Student(sid, "(not on the roster)") for sid in strangers] if fmt == "csv" else [])
     rows = []
     for s in people:
@@ -132,8 +152,9 @@ def export(grades: dict[str, dict[str, Grade]], max_scores: dict[str, float], ro
             score = "" if grade.score is None else f"{grade.score:g}"
             cells += [score, grade.note] if fmt in ("moodle", "csv") else [score]
         if fmt == "canvas":
-            rows.append([s.name or s.student_id, s.canvas_id, s.sis_user_id, s.sis_login_id or s.student_id,
-                         s.section, *cells])
+            rows.append(
+                [s.name or s.student_id, s.canvas_id, s.sis_user_id, s.sis_login_id or s.student_id, s.section, *cells]
+            )
         elif fmt == "moodle":
             rows.append([s.email, s.id_number, *cells])
         else:
@@ -141,13 +162,13 @@ def export(grades: dict[str, dict[str, Grade]], max_scores: dict[str, float], ro
             rows.append([s.student_id, s.name, *cells, f"{total:g}"])
     if fmt == "canvas":
         header = CANVAS_COLUMNS + lessons
-        rows.insert(0, ["    Points Possible", "", "", "", "", *[f"{max_scores[l]:g}" for l in lessons]])
+        rows.insert(0, ["    Points Possible", "", "", "", "", *[f"{max_scores[name]:g}" for name in lessons]])
     elif fmt == "moodle":
-        header = ["Email address", "ID number"] + [c for l in lessons for c in (l, f"{l} feedback")]
+        header = ["Email address", "ID number"] + [c for name in lessons for c in (name, f"{name} feedback")]
         if any(not (s.email or s.id_number) for s in roster):
             notes.append("students without an email or ID number in the roster cannot be matched by Moodle")
     else:
-        header = ["student_id", "name"] + [c for l in lessons for c in (l, f"{l} note")] + ["total"]
+        header = ["student_id", "name"] + [c for name in lessons for c in (name, f"{name} note")] + ["total"]
     return Export(header, rows, notes)
 
 

@@ -1,4 +1,5 @@
 """Reading, executing and tidying notebooks (shared by `course run`, `refresh` and grading)."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,15 @@ def write(nb: nbformat.NotebookNode, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def execute(nb: nbformat.NotebookNode, cwd: Path, *, mode: str, backend: str | None = None,
-            timeout: int = 900, allow_errors: bool = False) -> float:
+def execute(
+    nb: nbformat.NotebookNode,
+    cwd: Path,
+    *,
+    mode: str,
+    backend: str | None = None,
+    timeout: int = 900,
+    allow_errors: bool = False,
+) -> float:
     """Execute a notebook in place in a fresh kernel; return the wall time in seconds.
 
     The kernel gets ``COURSE_MODE`` (and ``KERAS_BACKEND`` when given) in its
@@ -65,7 +73,10 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, *, mode: str, backend: str | N
     if backend:
         env["KERAS_BACKEND"] = backend
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
     )
     start = time.perf_counter()

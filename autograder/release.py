@@ -5,6 +5,7 @@ replaces only files that it wrote itself: a file whose content is neither what g
 committed nor what the last `course release` wrote is someone's work, and is left alone
 unless asked (`force`), in which case it is moved aside first, never deleted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,9 @@ class ReleaseError(CourseError):
     """lessons/ holds work that a release would replace."""
 
 
-def nbgrader(args: list[str], cwd: Path, timeout: float | None = None,
-             env: dict | None = None) -> subprocess.CompletedProcess:
+def nbgrader(
+    args: list[str], cwd: Path, timeout: float | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run an nbgrader command in ``cwd`` (nbgrader reads nbgrader_config.py from there).
 
     nbgrader calls the `alembic` program by name, so this environment's bin folder
@@ -48,8 +50,14 @@ def nbgrader(args: list[str], cwd: Path, timeout: float | None = None,
     """
     env = dict(os.environ if env is None else env)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def generate(lessons: list[str], out_dir: Path) -> dict[str, Path]:
@@ -58,8 +66,11 @@ def generate(lessons: list[str], out_dir: Path) -> dict[str, Path]:
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
         tmp = Path(tmp)
         for lesson in lessons:
-            shutil.copytree(course.root() / "solutions" / lesson, tmp / "solutions" / lesson,
-                            ignore=shutil.ignore_patterns(*NOT_RELEASED))
+            shutil.copytree(
+                course.root() / "solutions" / lesson,
+                tmp / "solutions" / lesson,
+                ignore=shutil.ignore_patterns(*NOT_RELEASED),
+            )
         (tmp / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
         # nbgrader takes a glob for the assignment: every lesson copied above.
         done = nbgrader(["generate_assignment", "*", "--no-db", "--force"], cwd=tmp)
@@ -78,8 +89,11 @@ def lesson_files(folder: Path) -> set[Path]:
     """Files of a lesson folder, relative to it, without editor and Python leftovers."""
     if not folder.exists():
         return set()
-    return {p.relative_to(folder) for p in folder.rglob("*")
-            if p.is_file() and not set(p.relative_to(folder).parts) & set(NOT_RELEASED)}
+    return {
+        p.relative_to(folder)
+        for p in folder.rglob("*")
+        if p.is_file() and not set(p.relative_to(folder).parts) & set(NOT_RELEASED)
+    }
 
 
 def _normalized(path: Path) -> object:
@@ -109,8 +123,9 @@ def _sha(data: bytes) -> str:
 def _committed(root: Path, rel: Path) -> bytes | None:
     """The file as git has it at HEAD, or None (not a git checkout, or not committed)."""
     try:
-        done = subprocess.run(["git", "-C", str(root), "show", f"HEAD:{rel.as_posix()}"],
-                              capture_output=True, timeout=60)
+        done = subprocess.run(
+            ["git", "-C", str(root), "show", f"HEAD:{rel.as_posix()}"], capture_output=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout if done.returncode == 0 else None
@@ -159,7 +174,8 @@ def release(lessons: list[str], check: bool = False, force: bool = False) -> tup
                 "(a student's answers?), and a release would replace them:\n  "
                 + "\n  ".join(map(str, work))
                 + "\nMove them elsewhere, or run `course release --force` to move them to "
-                + f"{SET_ASIDE}/ first.")
+                + f"{SET_ASIDE}/ first."
+            )
         aside = root / SET_ASIDE / time.strftime("%Y%m%d-%H%M%S")
         for rel in work:
             (aside / rel).parent.mkdir(parents=True, exist_ok=True)

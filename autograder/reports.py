@@ -1,6 +1,7 @@
 """What an instructor reads after grading: grades.csv, feedback pages, a per-test summary
 with difficulty and discrimination, the distribution of scores, and index.html, one page
 with all of it. Everything lands in ``WORKSPACE/reports/LESSON/``."""
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,19 @@ from pathlib import Path
 from autograder import deadlines, notebooks
 from autograder.release import nbgrader
 
-GRADES_FIELDS = ["student_id", "lesson", "score", "max_score", "awaiting_manual", "status", "message",
-                 "raw_score", "penalty", "submitted_at", "late_by"]
+GRADES_FIELDS = [
+    "student_id",
+    "lesson",
+    "score",
+    "max_score",
+    "awaiting_manual",
+    "status",
+    "message",
+    "raw_score",
+    "penalty",
+    "submitted_at",
+    "late_by",
+]
 
 
 def write_csv(results, path: Path) -> None:
@@ -83,9 +95,11 @@ def _visible_only(nb):
     """The graded notebook without what the hidden tests said (the verdicts grading appended)."""
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", [])
-                            if not (o.get("ename") == "HiddenTestsFailed"
-                                    or str(o.get("text", "")).startswith(HIDDEN_VERDICT))]
+            cell.outputs = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("ename") == "HiddenTestsFailed" or str(o.get("text", "")).startswith(HIDDEN_VERDICT))
+            ]
     return nb
 
 
@@ -108,9 +122,13 @@ def early_feedback(lesson: str, students: list[str], workspace: Path, out: Path,
         if not graded.exists():
             continue
         nb = _visible_only(notebooks.read(graded))
-        nb.cells.insert(0, new_markdown_cell(
-            f"**{lesson}, {sid}: visible tests only.** Your results on the hidden tests, and your score, "
-            f"are released after the due date ({policy.due or 'set by your instructor'})."))
+        nb.cells.insert(
+            0,
+            new_markdown_cell(
+                f"**{lesson}, {sid}: visible tests only.** Your results on the hidden tests, and your score, "
+                f"are released after the due date ({policy.due or 'set by your instructor'})."
+            ),
+        )
         body, _ = exporter.from_notebook_node(nb)
         (out / "feedback" / f"{sid}.html").write_text(body, encoding="utf-8")
         made.append(sid)
@@ -143,22 +161,42 @@ def index_page(lesson: str, results, table: list[dict], policy, out: Path) -> st
     """One page for the instructor: the policy, the summary, the score distribution, the
     per-test table and every student's grade with a link to their feedback."""
     scored = [100 * r.score / r.max_score for r in results if r.status != "error" and r.max_score]
-    summary = (f"{len(scored)} graded, {sum(r.status == 'error' for r in results)} could not be graded, "
-               f"{sum(r.status == 'flagged' for r in results)} flagged for a person")
+    summary = (
+        f"{len(scored)} graded, {sum(r.status == 'error' for r in results)} could not be graded, "
+        f"{sum(r.status == 'flagged' for r in results)} flagged for a person"
+    )
     if scored:
         summary += f"; mean {statistics.mean(scored):.1f} %, median {statistics.median(scored):.1f} %"
     tests = "".join("<tr>" + "".join(_cell(row[k]) for k in TESTS_FIELDS) + "</tr>" for row in table)
     grades = []
     for r in sorted(results, key=lambda r: r.student_id):
         page = out / "feedback" / f"{r.student_id}.html"
-        link = (f'<a href="feedback/{html.escape(r.student_id)}.html">{html.escape(r.student_id)}</a>'
-                if page.exists() else html.escape(r.student_id))
-        grades.append(f"<tr><td>{link}</td>" + "".join(_cell(v) for v in (
-            f"{r.score:g} / {r.max_score:g}", f"{r.raw_score:g}", f"{r.penalty:g}" if r.penalty else "",
-            f"{r.late_by:g} h" if r.late_by else "", r.status, r.message)) + "</tr>")
+        link = (
+            f'<a href="feedback/{html.escape(r.student_id)}.html">{html.escape(r.student_id)}</a>'
+            if page.exists()
+            else html.escape(r.student_id)
+        )
+        grades.append(
+            f"<tr><td>{link}</td>"
+            + "".join(
+                _cell(v)
+                for v in (
+                    f"{r.score:g} / {r.max_score:g}",
+                    f"{r.raw_score:g}",
+                    f"{r.penalty:g}" if r.penalty else "",
+                    f"{r.late_by:g} h" if r.late_by else "",
+                    r.status,
+                    r.message,
+                )
+            )
+            + "</tr>"
+        )
     extra = ' · <a href="similarity.html">similarity report</a>' if (out / "similarity.html").exists() else ""
-    shown = ("every test's result, right away" if policy.results == "immediate" else
-             "hidden-test results " + ("released" if policy.released else "after `course feedback --release`"))
+    shown = (
+        "every test's result, right away"
+        if policy.results == "immediate"
+        else "hidden-test results " + ("released" if policy.released else "after `course feedback --release`")
+    )
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(lesson)}: grades</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:70em}} table{{border-collapse:collapse;margin:1em 0}}
@@ -185,7 +223,7 @@ def write(lesson: str, results, workspace: Path, log=print) -> Path:
     policy = deadlines.load(workspace, lesson)
     write_csv(results, out / "grades.csv")
     students = [r.student_id for r in results if r.status != "error" or r.tests]
-    shutil.rmtree(out / "feedback", ignore_errors=True)   # no page may outlive a change of policy
+    shutil.rmtree(out / "feedback", ignore_errors=True)  # no page may outlive a change of policy
     if policy.results == "after-due" and not policy.released:
         early_feedback(lesson, students, workspace, out, policy)
     else:
@@ -198,6 +236,8 @@ def write(lesson: str, results, workspace: Path, log=print) -> Path:
     score_plot(lesson, results, out / "scores.png")
     (out / "index.html").write_text(index_page(lesson, results, table, policy, out), encoding="utf-8")
     hardest = ", ".join(f"{r['test']} ({r['difficulty']:.0%})" for r in table[:3])
-    log(f"reports: {out}/index.html, grades.csv, tests.csv, scores.png, feedback/"
-        + (f"; hardest tests: {hardest}" if table else ""))
+    log(
+        f"reports: {out}/index.html, grades.csv, tests.csv, scores.png, feedback/"
+        + (f"; hardest tests: {hardest}" if table else "")
+    )
     return out

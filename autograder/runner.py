@@ -1,4 +1,5 @@
 """`course run`: execute solution notebooks and report time and key metrics per lesson."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -52,8 +53,9 @@ def cell_times(nb) -> list[tuple[float, str]]:
         began, ended = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
         if cell.cell_type != "code" or not began or not ended:
             continue
-        seconds = (datetime.fromisoformat(ended.replace("Z", "+00:00"))
-                   - datetime.fromisoformat(began.replace("Z", "+00:00"))).total_seconds()
+        seconds = (
+            datetime.fromisoformat(ended.replace("Z", "+00:00")) - datetime.fromisoformat(began.replace("Z", "+00:00"))
+        ).total_seconds()
         lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         times.append((round(seconds, 2), (lines[0].strip() if lines else "(comments only)")[:70]))
     return times
@@ -71,8 +73,17 @@ def _judge(metric: dict, mode: str) -> str:
 
 def run_lesson(lesson: str, mode: str, out_dir: Path, backend: str | None, timeout: int) -> dict:
     """Execute one solution notebook in a fresh kernel; save the executed copy; summarize it."""
-    result = {"lesson": lesson, "status": "passed", "error": None, "wall_s": 0.0, "setup": {}, "metrics": [],
-              "cells_s": 0.0, "slowest": [], "ran": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    result = {
+        "lesson": lesson,
+        "status": "passed",
+        "error": None,
+        "wall_s": 0.0,
+        "setup": {},
+        "metrics": [],
+        "cells_s": 0.0,
+        "slowest": [],
+        "ran": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     missing = backend_missing(backend)
     if missing:
         return dict(result, status="cannot run", error=missing)
@@ -101,8 +112,9 @@ def run_lesson(lesson: str, mode: str, out_dir: Path, backend: str | None, timeo
     return result
 
 
-def run(lessons: list[str], mode: str, out_dir: Path, backend: str | None = None, timeout: int = 1800,
-        log=print) -> dict:
+def run(
+    lessons: list[str], mode: str, out_dir: Path, backend: str | None = None, timeout: int = 1800, log=print
+) -> dict:
     """Run lessons one after another and write report.json and report.md into out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc)
@@ -142,11 +154,16 @@ def _cpu_count() -> int:
 def where(report: dict) -> str:
     """One sentence on where and with what a run happened."""
     versions = [f"backend `{report['backend']}` {report.get('backend_version') or '(not installed)'}".rstrip()]
-    versions += [f"{name} {report[key]}" for name, key in (("Keras", "keras"), ("NumPy", "numpy"), ("Python", "python"))
-                 if report.get(key)]
+    versions += [
+        f"{name} {report[key]}"
+        for name, key in (("Keras", "keras"), ("NumPy", "numpy"), ("Python", "python"))
+        if report.get(key)
+    ]
     devices = ", ".join(report.get("devices") or []) or "none found"
-    return (f"{report['mode']} mode, {report['started'][:16].replace('T', ' ')} UTC on `{report['host']}` "
-            f"({report['platform']}; {report.get('processor', '?')}); {', '.join(versions)}; devices: {devices}")
+    return (
+        f"{report['mode']} mode, {report['started'][:16].replace('T', ' ')} UTC on `{report['host']}` "
+        f"({report['platform']}; {report.get('processor', '?')}); {', '.join(versions)}; devices: {devices}"
+    )
 
 
 def metric_text(m: dict) -> str:

@@ -1,4 +1,5 @@
 """Sample submissions for the demo and the tests: full marks, untouched, partly right."""
+
 from __future__ import annotations
 
 import copy
@@ -26,8 +27,11 @@ def answered(lesson: str, fraction: float = 1.0, release=None):
         for c in solution.cells
         if c.metadata.get("nbgrader", {}).get("solution")
     }
-    code_ids = [c.metadata["nbgrader"]["grade_id"] for c in release.cells
-                if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    code_ids = [
+        c.metadata["nbgrader"]["grade_id"]
+        for c in release.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+    ]
     keep = set(code_ids[: round(len(code_ids) * fraction)])
     for cell in release.cells:
         meta = cell.metadata.get("nbgrader", {})

@@ -12,6 +12,7 @@ the share of each one's code that the other's fingerprints cover.
 
 It flags; it never changes a score.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,18 +26,18 @@ import numpy as np
 
 from course_lib import submission
 
-NOISE_T = 25        # copydetect's defaults: the shortest match that counts, in filtered characters,
-GUARANTEE_T = 25    # and the length of match always found (window = GUARANTEE_T - NOISE_T + 1)
+NOISE_T = 25  # copydetect's defaults: the shortest match that counts, in filtered characters,
+GUARANTEE_T = 25  # and the length of match always found (window = GUARANTEE_T - NOISE_T + 1)
 
 
 @dataclass
 class Pair:
     a: str
     b: str
-    share_a: float      # share of a's answer code that b's also has
+    share_a: float  # share of a's answer code that b's also has
     share_b: float
-    tokens: int         # matching filtered characters
-    code_a: str         # each answer text with the matches marked (HTML)
+    tokens: int  # matching filtered characters
+    code_a: str  # each answer text with the matches marked (HTML)
     code_b: str
 
     @property
@@ -47,8 +48,7 @@ class Pair:
 def answer_code(nb, release_ids: list[str]) -> str:
     """A notebook's code answers, in the release's order, one text."""
     found = submission.answers(nb)
-    return "\n\n".join(found[g].source for g in release_ids
-                       if g in found and found[g].cell_type == "code")
+    return "\n\n".join(found[g].source for g in release_ids if g in found and found[g].cell_type == "code")
 
 
 def compare(notebooks: dict, release) -> list[Pair]:
@@ -59,17 +59,27 @@ def compare(notebooks: dict, release) -> list[Pair]:
     ids = [submission.grade_id(c) for c in release.cells if submission.is_answer(c) and c.cell_type == "code"]
     starter = CodeFingerprint("starter.py", NOISE_T, 1, fp=io.StringIO(answer_code(release, ids)))
     boilerplate = np.unique(np.array(list(starter.hashes)))
-    prints = {sid: CodeFingerprint(f"{sid}.py", NOISE_T, GUARANTEE_T - NOISE_T + 1, boilerplate=boilerplate,
-                                   fp=io.StringIO(answer_code(nb, ids)))
-              for sid, nb in sorted(notebooks.items())}
+    prints = {
+        sid: CodeFingerprint(
+            f"{sid}.py",
+            NOISE_T,
+            GUARANTEE_T - NOISE_T + 1,
+            boilerplate=boilerplate,
+            fp=io.StringIO(answer_code(nb, ids)),
+        )
+        for sid, nb in sorted(notebooks.items())
+    }
     pairs = []
     for a, b in combinations(prints, 2):
         tokens, (share_a, share_b), (slices_a, slices_b) = compare_files(prints[a], prints[b])
         marked = []
         for fp, slices in ((prints[a], slices_a), (prints[b], slices_b)):
             text = fp.raw_code
-            marked.append(highlight_overlap(text, slices, "<mark>", "</mark>", escape_html=True)[0]
-                          if tokens else html.escape(text))
+            marked.append(
+                highlight_overlap(text, slices, "<mark>", "</mark>", escape_html=True)[0]
+                if tokens
+                else html.escape(text)
+            )
         pairs.append(Pair(a, b, float(share_a), float(share_b), int(tokens), *marked))
     return sorted(pairs, key=lambda p: (-p.score, p.a, p.b))
 
@@ -83,12 +93,16 @@ def write(lesson: str, pairs: list[Pair], out: Path, show: int = 10) -> tuple[Pa
         writer.writerow(["student_a", "student_b", "similarity", "share_of_a", "share_of_b", "matching_characters"])
         for p in pairs:
             writer.writerow([p.a, p.b, f"{p.score:.3f}", f"{p.share_a:.3f}", f"{p.share_b:.3f}", p.tokens])
-    sections = [f"""<h2>{html.escape(p.a)} and {html.escape(p.b)}: {p.score:.0%}</h2>
+    sections = [
+        f"""<h2>{html.escape(p.a)} and {html.escape(p.b)}: {p.score:.0%}</h2>
 <p>{p.share_a:.0%} of {html.escape(p.a)}'s answer code is also in {html.escape(p.b)}'s; {p.share_b:.0%} the other
 way round.</p>
-<div class="pair"><pre>{p.code_a}</pre><pre>{p.code_b}</pre></div>""" for p in pairs[:show]]
+<div class="pair"><pre>{p.code_a}</pre><pre>{p.code_b}</pre></div>"""
+        for p in pairs[:show]
+    ]
     page = out / "similarity.html"
-    page.write_text(f"""<!DOCTYPE html>
+    page.write_text(
+        f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(lesson)}: similar answers</title>
 <style>body{{font-family:sans-serif;margin:2em}} .pair{{display:flex;gap:1em}}
 pre{{flex:1;background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:85%}} mark{{background:#ffd54f}}</style>
@@ -98,5 +112,7 @@ contain, after renaming is undone. A high share asks for a person's reading: it 
 Every pair is in <a href="similarity.csv">similarity.csv</a>.</p>
 {"".join(sections) or "<p>Fewer than two submissions.</p>"}
 </body></html>
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return table, page

@@ -11,6 +11,7 @@ process writes its reply into ``out/`` (the only folder it may write there), and
 grader reads the reply through the directory descriptor it opened when it created
 ``out/``, refusing links and special files.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -93,8 +94,9 @@ class KernelTransport:
 
     def __init__(self, session: kernel.Session):
         self.session = session
-        self.folders = _Folders(session.exchange, session.exchange_inside,
-                                sandbox.kernel_uid() if session.settings.sandboxed else None)
+        self.folders = _Folders(
+            session.exchange, session.exchange_inside, sandbox.kernel_uid() if session.settings.sandboxed else None
+        )
 
     def ask(self, request: dict, timeout: float):
         if not self.session.alive():
@@ -132,17 +134,32 @@ class NumpyTransport:
         self.folders = _Folders(folders, inside, uid)
         requests_r, self.requests = os.pipe()
         self.replies, replies_w = os.pipe()
-        argv = sandbox.numpy_argv(scratch, folders, settings.limits, f"{inside}/answers.json", requests_r, replies_w,
-                                  sandboxed=settings.sandboxed)
-        self.proc = subprocess.Popen(argv, pass_fds=(requests_r, replies_w), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        argv = sandbox.numpy_argv(
+            scratch,
+            folders,
+            settings.limits,
+            f"{inside}/answers.json",
+            requests_r,
+            replies_w,
+            sandboxed=settings.sandboxed,
+        )
+        self.proc = subprocess.Popen(
+            argv,
+            pass_fds=(requests_r, replies_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         os.close(requests_r)
         os.close(replies_w)
         self.buffer = b""
         ready = self._line(timeout=60)
         problems = ready.get("problems", []) if isinstance(ready, dict) else []
         # Only the exceptions' type names: their text comes from the student's process.
-        self.problems = [p.split(":", 1)[0] for p in problems if isinstance(p, str) and SAFE_NAME.match(p.split(":", 1)[0])]
+        self.problems = [
+            p.split(":", 1)[0] for p in problems if isinstance(p, str) and SAFE_NAME.match(p.split(":", 1)[0])
+        ]
 
     def _line(self, timeout: float):
         deadline = time.monotonic() + timeout
@@ -229,8 +246,7 @@ class Student:
         from an earlier reply, or a tuple ``(handle, "method")``.
         """
         base, attrs = self._target(target)
-        return self._ask({"op": "call", "target": base, "attrs": attrs, "args": list(args), "kwargs": kwargs},
-                         timeout)
+        return self._ask({"op": "call", "target": base, "attrs": attrs, "args": list(args), "kwargs": kwargs}, timeout)
 
     def get(self, target, timeout: float | None = None):
         """A variable or attribute of the student's, as data (or a Handle)."""

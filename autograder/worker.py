@@ -11,6 +11,7 @@ the Dask worker's own process runs `execute_safely`. For each job:
    nothing but NumPy, for data through `autograder.student`. Verdicts are computed
    here; the student's processes only ever produce data.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,22 +53,32 @@ def execute(job: dict) -> dict:
         try:
             if any(t.spec.numpy_only for t in tests):
                 try:
-                    numpy_process = student.NumpyTransport(hidden.numpy_answers(notebook, tests), settings,
-                                                           tmp_root=job.get("tmp_root"))
+                    numpy_process = student.NumpyTransport(
+                        hidden.numpy_answers(notebook, tests), settings, tmp_root=job.get("tmp_root")
+                    )
                     students[True] = student.Student(numpy_process)
                 except (student.Unavailable, student.CallTimeout, OSError):
                     pass  # its tests fail with "the student's process did not start"
-            outcomes = hidden.run(tests, students, job["seed"], job.get("student", ""),
-                                  budget=job.get("hidden_timeout", hidden.BUDGET_SECONDS),
-                                  problems=numpy_process.problems if numpy_process else [])
+            outcomes = hidden.run(
+                tests,
+                students,
+                job["seed"],
+                job.get("student", ""),
+                budget=job.get("hidden_timeout", hidden.BUDGET_SECONDS),
+                problems=numpy_process.problems if numpy_process else [],
+            )
         finally:
             if numpy_process is not None:
                 numpy_process.close()
     keras = sys.modules.get("keras")
     if keras is not None:  # the next student starts from a clean slate
         keras.backend.clear_session()
-    return {"notebook": done.notebook, "error": done.problem, "seconds": done.seconds,
-            "hidden": {gid: {"passed": o.passed, "messages": o.messages} for gid, o in outcomes.items()}}
+    return {
+        "notebook": done.notebook,
+        "error": done.problem,
+        "seconds": done.seconds,
+        "hidden": {gid: {"passed": o.passed, "messages": o.messages} for gid, o in outcomes.items()},
+    }
 
 
 def execute_safely(job: dict) -> dict:
@@ -103,8 +114,13 @@ class Resident:
         self.log = tempfile.NamedTemporaryFile(prefix="course-worker-", suffix=".log", delete=False)
 
     def _start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "autograder.worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.log, preexec_fn=_limit_worker_memory)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            preexec_fn=_limit_worker_memory,
+        )
 
     def _stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

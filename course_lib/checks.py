@@ -3,6 +3,7 @@
 Every check raises `CheckFailed` (an AssertionError, so nbgrader counts it as a
 failed test) with what was expected, what came back, and a hint when one helps.
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,8 +19,9 @@ class CheckFailed(AssertionError):
         """What Jupyter shows for a failed check (IPython asks every exception for this):
         the message first, then only the line of the test that failed, not a traceback
         through this module. It is still an error output, so the test still fails."""
-        lines = [f"\x1b[0;31mCheckFailed\x1b[0m: {line}" if i == 0 else line
-                 for i, line in enumerate(str(self).splitlines())]
+        lines = [
+            f"\x1b[0;31mCheckFailed\x1b[0m: {line}" if i == 0 else line for i, line in enumerate(str(self).splitlines())
+        ]
         mine = Path(__file__).name
         frames = [f for f in traceback.extract_tb(self.__traceback__) if Path(f.filename).name != mine]
         if frames and frames[-1].line:
@@ -38,7 +40,10 @@ def call(fn: Callable, *args, **kwargs) -> Any:
         return fn(*args, **kwargs)
     except NotImplementedError:
         pass
-    _fail(f"`{name}` is not written yet.", "replace `raise NotImplementedError()` with your code, then run its cell again.")
+    _fail(
+        f"`{name}` is not written yet.",
+        "replace `raise NotImplementedError()` with your code, then run its cell again.",
+    )
 
 
 def as_array(value: Any, name: str = "your result") -> np.ndarray:
@@ -57,16 +62,25 @@ def check_shape(got: Any, expected_shape: tuple, name: str = "your result", hint
         _fail(f"{name} has shape {shape}, expected {tuple(expected_shape)}.", hint)
 
 
-def check_close(got: Any, expected: Any, name: str = "your result", *, rtol: float = 1e-5,
-                atol: float = 1e-6, hint: str | None = None) -> None:
+def check_close(
+    got: Any,
+    expected: Any,
+    name: str = "your result",
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    hint: str | None = None,
+) -> None:
     """Values equal within tolerance; on failure show the worst element side by side."""
     got_a = as_array(got, name)
     exp_a = np.asarray(expected, dtype=float)
     if got_a.shape != exp_a.shape:
         _fail(f"{name} has shape {got_a.shape}, expected {exp_a.shape}.", hint)
     if np.isnan(got_a).any() and not np.isnan(exp_a).any():
-        _fail(f"{name} contains NaN at index {tuple(np.argwhere(np.isnan(got_a))[0])}.",
-              hint or "look for a division by zero or log of 0; clip or guard it.")
+        _fail(
+            f"{name} contains NaN at index {tuple(np.argwhere(np.isnan(got_a))[0])}.",
+            hint or "look for a division by zero or log of 0; clip or guard it.",
+        )
     bad = ~np.isclose(got_a, exp_a, rtol=rtol, atol=atol, equal_nan=True)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -101,10 +115,15 @@ def check_no_framework(fn: Callable, *args, forbidden: tuple[str, ...] = FRAMEWO
     # Some extension modules (OpenCV's cv2) give their C functions no __module__; know them by
     # identity. Such functions live in compiled modules or are re-exported by a top-level
     # package, so the many pure-Python submodules of a framework are skipped (it is faster).
-    anonymous = {id(value): name for name, mod in list(sys.modules.items())
-                 if mod is not None and name.split(".")[0] in forbidden
-                 and ("." not in name or not str(getattr(mod, "__file__", None) or "").endswith(".py"))
-                 for value in list(vars(mod).values()) if type(value).__name__ == "builtin_function_or_method"}
+    anonymous = {
+        id(value): name
+        for name, mod in list(sys.modules.items())
+        if mod is not None
+        and name.split(".")[0] in forbidden
+        and ("." not in name or not str(getattr(mod, "__file__", None) or "").endswith(".py"))
+        for value in list(vars(mod).values())
+        if type(value).__name__ == "builtin_function_or_method"
+    }
 
     def profiler(frame, event, arg):
         if event == "call":
@@ -124,8 +143,10 @@ def check_no_framework(fn: Callable, *args, forbidden: tuple[str, ...] = FRAMEWO
         sys.setprofile(previous)
     if reached:
         name = getattr(fn, "__name__", "this function")
-        _fail(f"`{name}` used {', '.join(sorted(reached))}; this exercise asks for NumPy only.",
-              "write the computation with NumPy arrays and operations.")
+        _fail(
+            f"`{name}` used {', '.join(sorted(reached))}; this exercise asks for NumPy only.",
+            "write the computation with NumPy arrays and operations.",
+        )
     return result
 
 

@@ -3,6 +3,7 @@
 Instructors' `course` (`autograder.cli`) has these three and the instructor
 commands; the student bundle installs this one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,6 @@ from pathlib import Path
 from course_lib import datasets, kernel, runtime, selfcheck
 from course_lib.errors import CourseError
 
-
 # --------------------------------------------------------------------------- doctor
 
 
@@ -29,8 +29,18 @@ def _version(dist: str) -> str:
 
 def cmd_doctor(args) -> int:
     print(f"{'python':<24}{platform.python_version()} ({sys.executable})")
-    for dist in ("keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy", "opencv-python-headless",
-                 "scikit-learn", "nbgrader", "jupyterlab"):
+    for dist in (
+        "keras",
+        "tensorflow-cpu",
+        "tensorflow",
+        "jax",
+        "torch",
+        "numpy",
+        "opencv-python-headless",
+        "scikit-learn",
+        "nbgrader",
+        "jupyterlab",
+    ):
         version = _version(dist)
         if version != "not installed" or dist in ("keras", "numpy", "nbgrader"):
             print(f"{dist:<24}{version}")
@@ -43,7 +53,9 @@ def cmd_doctor(args) -> int:
     except Exception as exc:  # doctor reports problems; it must not die of them
         print(f"{'backend':<24}cannot start Keras: {exc.__class__.__name__}: {exc}")
     sandbox = shutil.which("bwrap")
-    print(f"{'sandbox':<24}{'bubblewrap at ' + sandbox if sandbox else 'bubblewrap missing (sudo apt-get install bubblewrap)'}")
+    print(
+        f"{'sandbox':<24}{'bubblewrap at ' + sandbox if sandbox else 'bubblewrap missing (sudo apt-get install bubblewrap)'}"
+    )
     print(f"{'data dir':<24}{datasets.data_dir()}")
     if datasets.mirror():
         print(f"{'data mirror':<24}{datasets.mirror()}")
@@ -67,8 +79,9 @@ def cmd_data(args) -> int:
         return 0
     names = args.names or []
     if not names:
-        raise CourseError("Name the datasets to fetch, e.g. `course data fetch fashion_mnist`; "
-                          f"known: {', '.join(datasets.REGISTRY)}")
+        raise CourseError(
+            f"Name the datasets to fetch, e.g. `course data fetch fashion_mnist`; known: {', '.join(datasets.REGISTRY)}"
+        )
     if args.mirror:
         os.environ["COURSE_DATA_MIRROR"] = args.mirror
     failed = 0
@@ -85,10 +98,14 @@ def cmd_data(args) -> int:
 
 
 def cmd_check(args) -> int:
-    settings = kernel.RunSettings(mode=args.mode, cell_timeout=args.cell_timeout, timeout=args.timeout,
-                                  sandboxed=not args.no_sandbox, threads=os.cpu_count() or 1)
-    print(f"Running {args.notebook} as grading will (this takes as long as the lesson's smoke run) ...",
-          flush=True)
+    settings = kernel.RunSettings(
+        mode=args.mode,
+        cell_timeout=args.cell_timeout,
+        timeout=args.timeout,
+        sandboxed=not args.no_sandbox,
+        threads=os.cpu_count() or 1,
+    )
+    print(f"Running {args.notebook} as grading will (this takes as long as the lesson's smoke run) ...", flush=True)
     report = selfcheck.check(args.notebook, Path.cwd(), settings)
     print(selfcheck.render(report))
     return 0 if report.ok else 1
@@ -99,22 +116,30 @@ def cmd_check(args) -> int:
 
 def add_commands(sub) -> None:
     """The student commands, on a subparsers object (the instructor's `course` adds them too)."""
-    sub.add_parser("doctor", help="versions, backend, devices and where each dataset comes from").set_defaults(fn=cmd_doctor)
+    sub.add_parser("doctor", help="versions, backend, devices and where each dataset comes from").set_defaults(
+        fn=cmd_doctor
+    )
 
     d = sub.add_parser("data", help="list or fetch datasets")
     d.add_argument("action", choices=["list", "fetch"])
     d.add_argument("names", nargs="*", help="datasets to fetch")
     d.add_argument("--force", action="store_true", help="download again even if a copy is present")
-    d.add_argument("--mirror", help="fetch from this mirror (URL or folder of DATASET/FILE) instead of the "
-                                    "datasets' homes; default COURSE_DATA_MIRROR")
+    d.add_argument(
+        "--mirror",
+        help="fetch from this mirror (URL or folder of DATASET/FILE) instead of the "
+        "datasets' homes; default COURSE_DATA_MIRROR",
+    )
     d.set_defaults(fn=cmd_data)
 
     defaults = kernel.RunSettings()
-    c = sub.add_parser("check", help="run your notebook as grading will, before you hand it in",
-                       description="Rebuild your notebook from the lesson with only your answers, run it with "
-                                   "the grader's mode, limits and sandbox, and report which exercises are "
-                                   "answered, which visible tests pass and what grading will not run. "
-                                   "Hidden tests are not run.")
+    c = sub.add_parser(
+        "check",
+        help="run your notebook as grading will, before you hand it in",
+        description="Rebuild your notebook from the lesson with only your answers, run it with "
+        "the grader's mode, limits and sandbox, and report which exercises are "
+        "answered, which visible tests pass and what grading will not run. "
+        "Hidden tests are not run.",
+    )
     c.add_argument("notebook", help="lesson number or name (01, 01-neural-network-basics) or a notebook's path")
     c.add_argument("--mode", choices=runtime.MODES, default=defaults.mode, help="default: the grader's (smoke)")
     c.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, help="seconds one cell may run")

@@ -19,6 +19,7 @@ accepted too. Files that come from one source only are pinned as they are.
 A file that is missing or fails its check is an error naming the command that
 provisions it; one dataset is never quietly replaced by another.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -219,8 +220,10 @@ def _parse_fortunes(paths: dict[str, Path], categories=FORTUNE_CATEGORIES) -> tu
     categories = tuple(categories)
     unknown = [c for c in categories if c not in FORTUNE_FILES]
     if unknown or len(set(categories)) != len(categories) or len(categories) < 2:
-        raise DataError(f"fortunes: categories must be two or more distinct names from "
-                        f"{', '.join(FORTUNE_FILES)}; got {list(categories)}")
+        raise DataError(
+            f"fortunes: categories must be two or more distinct names from "
+            f"{', '.join(FORTUNE_FILES)}; got {list(categories)}"
+        )
     key = lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()  # noqa: E731
     per_topic = {c: set(_read_fortunes(paths[c])) for c in categories}
     seen: dict[str, int] = {}
@@ -243,10 +246,30 @@ def _parse_fortunes(paths: dict[str, Path], categories=FORTUNE_CATEGORIES) -> tu
 
 # Photo patches: the colour photographs scikit-image and opencv-doc ship, cut into small
 # patches and labelled by the photo they come from, so colour features can be tested offline.
-PHOTO_PATCH_SOURCES = ("astronaut", "coffee", "chelsea", "rocket", "baboon.jpg", "fruits.jpg",
-                       "butterfly.jpg", "starry_night.jpg", "building.jpg", "messi5.jpg")
-PHOTO_PATCH_CLASSES = ("astronaut", "coffee", "cat", "rocket", "baboon", "fruits",
-                       "butterfly", "starry night", "building", "football")
+PHOTO_PATCH_SOURCES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "baboon.jpg",
+    "fruits.jpg",
+    "butterfly.jpg",
+    "starry_night.jpg",
+    "building.jpg",
+    "messi5.jpg",
+)
+PHOTO_PATCH_CLASSES = (
+    "astronaut",
+    "coffee",
+    "cat",
+    "rocket",
+    "baboon",
+    "fruits",
+    "butterfly",
+    "starry night",
+    "building",
+    "football",
+)
 # Blocks (row, column) of each photo's 4 x 4 grid that go to the test set: one per row and column.
 PHOTO_PATCH_TEST_BLOCKS = frozenset({(0, 1), (1, 3), (2, 0), (3, 2)})
 _PHOTO_PATCH_SHA256 = {
@@ -322,7 +345,9 @@ REGISTRY: dict[str, Dataset] = {
         Dataset(
             "fashion_mnist",
             "Zalando Fashion-MNIST: 60,000 + 10,000 grey 28x28 clothing images, 10 classes",
-            tuple(DataFile(n, _TFK + n, h, (f"datasets/fashion-mnist/{n}",), by_content=True) for n, h in _FASHION_FILES),
+            tuple(
+                DataFile(n, _TFK + n, h, (f"datasets/fashion-mnist/{n}",), by_content=True) for n, h in _FASHION_FILES
+            ),
             _parse_idx_set,
             system_dir="/usr/share/datasets/fashion-mnist",
             system_package="dataset-fashion-mnist",
@@ -542,8 +567,9 @@ def _verified_paths(spec: Dataset) -> dict[str, Path]:
             )
         else:
             missing = [g.name for g in spec.files if not any(p.is_file() for _, p in _candidates(spec, g))]
-            raise DataError(f"Dataset {spec.name!r} is not available here (missing {', '.join(missing)}). "
-                            f"{fix_hint(spec)}")
+            raise DataError(
+                f"Dataset {spec.name!r} is not available here (missing {', '.join(missing)}). {fix_hint(spec)}"
+            )
     return paths
 
 
@@ -611,8 +637,9 @@ def _download(url: str, dest: Path, f: DataFile, timeout: float = 60) -> None:
             raise DataError(f"{url} downloaded, but it is damaged ({exc}); nothing was kept") from None
         if got != f.sha256:
             what = "decompressed content" if f.by_content else "file"
-            raise DataError(f"{url} downloaded, but the sha256 of its {what} is {got}, "
-                            f"not the pinned {f.sha256}; nothing was kept")
+            raise DataError(
+                f"{url} downloaded, but the sha256 of its {what} is {got}, not the pinned {f.sha256}; nothing was kept"
+            )
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -673,9 +700,10 @@ def _opencv_photo_path(name: str) -> Path:
         path = Path(_OPENCV_PHOTOS_DIR) / name
         if path.is_file():
             return path
-        raise DataError(f"Photo {name!r} is not available here ({path} is missing). "
-                        "Provision it with `sudo apt-get install opencv-doc`, or pick one of "
-                        + ", ".join(photos()) + ".")
+        raise DataError(
+            f"Photo {name!r} is not available here ({path} is missing). "
+            "Provision it with `sudo apt-get install opencv-doc`, or pick one of " + ", ".join(photos()) + "."
+        )
     return _verified_paths(dataclasses.replace(spec, files=(pinned,)))[name]
 
 
@@ -714,7 +742,7 @@ def photo(name: str = "astronaut", *, grey: bool = False) -> np.ndarray:
 SERIES = {
     "sunspots": "yearly mean sunspot number, 1700-2008",
     "co2": "weekly atmospheric CO2 at Mauna Loa (ppm), 1958-2001; the 59 missing weeks are filled "
-           "by linear interpolation",
+    "by linear interpolation",
     "nile": "yearly flow of the Nile at Aswan (10^8 m^3), 1871-1970",
     "elnino": "monthly sea-surface temperature of the El Nino region (deg C), 1950-2010",
 }
@@ -731,8 +759,9 @@ def series(name: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         from statsmodels import datasets as sm_datasets
     except ImportError as exc:
-        raise DataError(f"Series {name!r} ships with statsmodels, which is not installed: "
-                        "`pip install statsmodels`.") from exc
+        raise DataError(
+            f"Series {name!r} ships with statsmodels, which is not installed: `pip install statsmodels`."
+        ) from exc
     if name == "sunspots":
         frame = sm_datasets.sunspots.load_pandas().data
         values, index = frame["SUNACTIVITY"].to_numpy(), frame["YEAR"].to_numpy()

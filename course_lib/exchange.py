@@ -20,6 +20,7 @@ links and special files refused, arrays of numbers only.
 This module imports nothing but the standard library and NumPy, so the NumPy-only
 process can serve requests in a jail where nothing else exists.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,7 @@ MAX_TOTAL_BYTES = 512 * 2**20
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 ARRAY_NAME = re.compile(r"^a\d{1,6}\.npy$")
-NUMERIC_KINDS = "biufc"     # booleans, integers, unsigned, floats, complex: never objects or strings
+NUMERIC_KINDS = "biufc"  # booleans, integers, unsigned, floats, complex: never objects or strings
 
 _HANDLES: dict[int, object] = {}
 
@@ -216,7 +217,7 @@ class _Reader:
             return node
         if type(node) is not dict or len(node) != 1:
             raise ChannelError("malformed reply")
-        (tag, body), = node.items()
+        ((tag, body),) = node.items()
         if tag in ("list", "tuple") and type(body) is list:
             items = [self.decode(v, depth + 1) for v in body]
             return tuple(items) if tag == "tuple" else items
@@ -239,8 +240,9 @@ class _Reader:
         if tag == "model" and type(body) is dict and set(body) == {"config", "weights"}:
             if type(body["config"]) is not dict or type(body["weights"]) is not list:
                 raise ChannelError("malformed model in the reply")
-            weights = [self.array(w["array"]) if type(w) is dict and set(w) == {"array"} else None
-                       for w in body["weights"]]
+            weights = [
+                self.array(w["array"]) if type(w) is dict and set(w) == {"array"} else None for w in body["weights"]
+            ]
             if any(w is None for w in weights):
                 raise ChannelError("malformed model weights in the reply")
             self.nodes += _count(body["config"])

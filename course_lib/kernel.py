@@ -5,6 +5,7 @@ student sees before handing in is what the grader will see: the same jail (where
 bubblewrap exists), the same CPU, memory, process and file limits, the same time
 allowed per cell and per notebook, and the same cap on stored output.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,15 +41,21 @@ class RunSettings:
     """How a notebook is run; the defaults are the grader's."""
 
     mode: str = "smoke"
-    cell_timeout: int = 600        # seconds one cell may run
-    timeout: int = 1800            # seconds of wall time for the whole notebook
+    cell_timeout: int = 600  # seconds one cell may run
+    timeout: int = 1800  # seconds of wall time for the whole notebook
     sandboxed: bool = True
-    threads: int = 1               # BLAS and TensorFlow threads; the grader divides the cores among its jobs
+    threads: int = 1  # BLAS and TensorFlow threads; the grader divides the cores among its jobs
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
 
     def as_dict(self) -> dict:
-        return {"mode": self.mode, "cell_timeout": self.cell_timeout, "timeout": self.timeout,
-                "sandboxed": self.sandboxed, "threads": self.threads, "limits": self.limits.as_dict()}
+        return {
+            "mode": self.mode,
+            "cell_timeout": self.cell_timeout,
+            "timeout": self.timeout,
+            "sandboxed": self.sandboxed,
+            "threads": self.threads,
+            "limits": self.limits.as_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunSettings":
@@ -58,10 +65,10 @@ class RunSettings:
 @dataclass
 class Execution:
     notebook: nbformat.NotebookNode
-    problem: str | None             # why the run stopped early, in plain words; None if it did not
+    problem: str | None  # why the run stopped early, in plain words; None if it did not
     seconds: float
     cell_seconds: list[float | None]  # per cell, None for cells that did not run
-    stopped_at: int | None = None     # the cell that was running when the run was stopped
+    stopped_at: int | None = None  # the cell that was running when the run was stopped
 
 
 class _SandboxKernelManager(AsyncKernelManager):
@@ -92,18 +99,32 @@ def _kernel_manager(workdir: Path, settings: RunSettings) -> AsyncKernelManager:
         sandbox.prepare_dirs(scratch, runtime_dir, exchange)
         argv = sandbox.kernel_argv(scratch, runtime_dir, settings.limits, env, exchange)
         # Signals cannot reach the kernel in the jail's own session: interrupt it by message.
-        (kernels / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "sandboxed Python",
-                                                         "language": "python", "interrupt_mode": "message"}))
-        return _SandboxKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs, transport="ipc",
-                                     ip=str(runtime_dir / "k"), connection_file=str(runtime_dir / "connection.json"))
+        (kernels / "kernel.json").write_text(
+            json.dumps(
+                {"argv": argv, "display_name": "sandboxed Python", "language": "python", "interrupt_mode": "message"}
+            )
+        )
+        return _SandboxKernelManager(
+            kernel_name=KERNEL,
+            kernel_spec_manager=specs,
+            transport="ipc",
+            ip=str(runtime_dir / "k"),
+            connection_file=str(runtime_dir / "connection.json"),
+        )
     scratch = workdir / "scratch"
     scratch.mkdir()
     (workdir / "exchange").mkdir()
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    env = dict(env, HOME=str(scratch), TMPDIR=str(scratch), MPLCONFIGDIR=str(scratch / ".matplotlib"),
-               PATH=os.environ.get("PATH", "/usr/bin:/bin"))
-    (kernels / "kernel.json").write_text(json.dumps({"argv": argv, "env": env, "display_name": "Python",
-                                                     "language": "python"}))
+    env = dict(
+        env,
+        HOME=str(scratch),
+        TMPDIR=str(scratch),
+        MPLCONFIGDIR=str(scratch / ".matplotlib"),
+        PATH=os.environ.get("PATH", "/usr/bin:/bin"),
+    )
+    (kernels / "kernel.json").write_text(
+        json.dumps({"argv": argv, "env": env, "display_name": "Python", "language": "python"})
+    )
     return AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
 
 
@@ -120,8 +141,10 @@ def limit_outputs(nb: nbformat.NotebookNode, keep_tags: tuple[str, ...] = ()) ->
             if isinstance(text, str):
                 lines = text.splitlines(keepends=True)
                 if len(lines) > MAX_OUTPUT_LINES or len(text) > MAX_OUTPUT_CHARS:
-                    out["text"] = ("".join(lines[:MAX_OUTPUT_LINES])[:MAX_OUTPUT_CHARS]
-                                   + "\n... (output truncated by the grader)\n")
+                    out["text"] = (
+                        "".join(lines[:MAX_OUTPUT_LINES])[:MAX_OUTPUT_CHARS]
+                        + "\n... (output truncated by the grader)\n"
+                    )
             if len(out.get("traceback", [])) > MAX_TRACEBACK_LINES:
                 half = MAX_TRACEBACK_LINES // 2
                 out["traceback"] = out["traceback"][:half] + ["..."] + out["traceback"][-half:]
@@ -172,8 +195,9 @@ class _Client(NotebookClient):
         if spent > self.budget:
             if cell_index not in self.truncated:
                 self.truncated.add(cell_index)
-                outs.append(nbformat.v4.new_output("stream", name="stdout",
-                                                   text="... (output truncated by the grader)\n"))
+                outs.append(
+                    nbformat.v4.new_output("stream", name="stdout", text="... (output truncated by the grader)\n")
+                )
             return None
         return super().output(outs, msg, display_id, cell_index)
 
@@ -207,13 +231,20 @@ class Session:
         self.deadline = None
         try:
             self.km = _kernel_manager(self.workdir, self.settings)
-            self.client = _Client(nbformat.v4.new_notebook(), km=self.km, timeout=self.settings.cell_timeout,
-                                  allow_errors=True, kernel_name=KERNEL, record_timing=True,
-                                  budget=MAX_OUTPUT_CHARS * 10)
+            self.client = _Client(
+                nbformat.v4.new_notebook(),
+                km=self.km,
+                timeout=self.settings.cell_timeout,
+                allow_errors=True,
+                kernel_name=KERNEL,
+                record_timing=True,
+                budget=MAX_OUTPUT_CHARS * 10,
+            )
             threading.Thread(target=self._watch, daemon=True).start()
             # What the kernel prints outside cells (IPython's banner, crashes) is not the notebook's.
-            run_sync(self.client.async_start_new_kernel)(cwd=str(self.scratch), stdout=subprocess.DEVNULL,
-                                                         stderr=subprocess.DEVNULL)
+            run_sync(self.client.async_start_new_kernel)(
+                cwd=str(self.scratch), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             run_sync(self.client.async_start_new_kernel_client)()
         except BaseException:
             self.__exit__(None, None, None)
@@ -235,8 +266,9 @@ class Session:
     def _watch(self) -> None:
         while not self._stop.wait(0.5):
             if _folder_mb(self.scratch) + _folder_mb(self.exchange) > self.settings.limits.scratch_mb:
-                self.stopped.append(f"the notebook wrote more than {self.settings.limits.scratch_mb} MB of files "
-                                    "and was stopped")
+                self.stopped.append(
+                    f"the notebook wrote more than {self.settings.limits.scratch_mb} MB of files and was stopped"
+                )
             elif self.deadline is not None and time.perf_counter() > self.deadline:
                 self.stopped.append(f"the notebook ran longer than {self.settings.timeout} s in all and was stopped")
             else:
@@ -277,10 +309,10 @@ class Session:
         seconds, unfinished = _timings(nb)
         if problem and unfinished is None:  # killed before the cell's start was recorded: the first not run
             ran = [i for i, s in enumerate(seconds) if s is not None]
-            unfinished = next((i for i, c in enumerate(nb.cells)
-                               if c.cell_type == "code" and i > (ran[-1] if ran else -1)), None)
-        return Execution(nb, problem, round(time.perf_counter() - start, 2), seconds,
-                         unfinished if problem else None)
+            unfinished = next(
+                (i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i > (ran[-1] if ran else -1)), None
+            )
+        return Execution(nb, problem, round(time.perf_counter() - start, 2), seconds, unfinished if problem else None)
 
     def alive(self) -> bool:
         return not self.stopped and bool(self.client.kc) and run_sync(self.km.is_alive)()
@@ -318,8 +350,9 @@ class Session:
             self.stopped.append("the kernel did not respond after an interrupt and was stopped")
 
 
-def run(nb: nbformat.NotebookNode, settings: RunSettings, *, keep_tags: tuple[str, ...] = (),
-        tmp_root: str | None = None) -> Execution:
+def run(
+    nb: nbformat.NotebookNode, settings: RunSettings, *, keep_tags: tuple[str, ...] = (), tmp_root: str | None = None
+) -> Execution:
     """Execute a copy of ``nb`` in a fresh kernel; errors in cells are kept as outputs."""
     with Session(settings, tmp_root=tmp_root) as session:
         return session.run_notebook(nb, keep_tags)

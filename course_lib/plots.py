@@ -1,5 +1,6 @@
 """Figures lessons draw again and again: training curves, image grids, confusion matrices,
 and a window sliding over a grid (convolution, padding, stride, pooling)."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -40,7 +41,9 @@ def image_grid(images, labels=None, class_names=None, ncols: int = 8, cmap: str 
     if n == 0:
         raise ValueError("no images to show")
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * (labels is not None)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * (labels is not None)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -74,8 +77,15 @@ def confusion_matrix(y_true, y_pred, class_names=None, normalize: bool = True, t
     for i in range(k):
         for j in range(k):
             value = f"{shown[i, j]:.2f}" if normalize else str(shown[i, j])
-            ax.text(j, i, value, ha="center", va="center", fontsize=7,
-                    color="white" if shown[i, j] > shown.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                value,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shown[i, j] > shown.max() / 2 else "black",
+            )
     fig.colorbar(im, ax=ax, fraction=0.046)
     if title:
         ax.set_title(title)
@@ -121,14 +131,23 @@ def sliding_window(x, output, at, window, *, kernel=None, padding=0, stride=1, t
         raise ValueError(f"at={at} is outside the output, whose shape is {output.shape}")
     padded = np.pad(x, padding)
     shade = np.pad(np.zeros(x.shape, dtype=bool), padding, constant_values=True)
-    panels = [(padded, "input" + (f", padded by {padding}" if padding else ""),
-               dict(shade=shade, box=(r * stride, c * stride, fh, fw)))]
+    panels = [
+        (
+            padded,
+            "input" + (f", padded by {padding}" if padding else ""),
+            dict(shade=shade, box=(r * stride, c * stride, fh, fw)),
+        )
+    ]
     if kernel is not None:
         panels.append((np.asarray(kernel, dtype=float), "kernel", dict(fill="#fdd0a2")))
     panels.append((output, "output" + (f", stride {stride}" if stride != 1 else ""), dict(box=(r, c, 1, 1))))
     widths = [p[0].shape[1] for p in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(0.55 * sum(widths) + 1.2 * len(panels), 0.55 * padded.shape[0] + 0.8),
-                             gridspec_kw={"width_ratios": widths})
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(0.55 * sum(widths) + 1.2 * len(panels), 0.55 * padded.shape[0] + 0.8),
+        gridspec_kw={"width_ratios": widths},
+    )
     for ax, (values, name, style) in zip(axes, panels):
         _grid(ax, values, name, height=padded.shape[0], **style)
     if title:
@@ -186,14 +205,33 @@ def graph(edges, labels=None, *, edge_labels=None, colors=None, title=None, box_
     fig, ax = plt.subplots(figsize=(max(3.0, 1.1 * width), 0.55 + 0.75 * row_height * rows))
     for a, b in edges:
         (x0, y0), (x1, y1) = xy[a], xy[b]
-        ax.annotate("", xy=(x1, y1 + 0.22 * lines + 0.12), xytext=(x0, y0 - 0.22 * lines - 0.12),
-                    arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.0, shrinkA=0, shrinkB=0))
+        ax.annotate(
+            "",
+            xy=(x1, y1 + 0.22 * lines + 0.12),
+            xytext=(x0, y0 - 0.22 * lines - 0.12),
+            arrowprops=dict(arrowstyle="-|>", color="#555555", lw=1.0, shrinkA=0, shrinkB=0),
+        )
         if (a, b) in edge_labels:
-            ax.text((x0 + x1) / 2 + 0.08, (y0 + y1) / 2, edge_labels[(a, b)], fontsize=8, color="#b2182b",
-                    ha="left", va="center")
+            ax.text(
+                (x0 + x1) / 2 + 0.08,
+                (y0 + y1) / 2,
+                edge_labels[(a, b)],
+                fontsize=8,
+                color="#b2182b",
+                ha="left",
+                va="center",
+            )
     for n, (x, y) in xy.items():
-        ax.text(x, y, str(labels.get(n, n)), ha="center", va="center", fontsize=8.5, linespacing=1.25,
-                bbox=dict(boxstyle="round,pad=0.35", facecolor=colors.get(n, "#deebf7"), edgecolor="#3182bd"))
+        ax.text(
+            x,
+            y,
+            str(labels.get(n, n)),
+            ha="center",
+            va="center",
+            fontsize=8.5,
+            linespacing=1.25,
+            bbox=dict(boxstyle="round,pad=0.35", facecolor=colors.get(n, "#deebf7"), edgecolor="#3182bd"),
+        )
     ax.set_xlim(min(xs) - box_width / 2 - 0.3, max(xs) + box_width / 2 + 0.3)
     ax.set_ylim(min(ys) - row_height / 2, max(ys) + row_height / 2)
     ax.axis("off")
@@ -203,8 +241,14 @@ def graph(edges, labels=None, *, edge_labels=None, colors=None, title=None, box_
     return fig
 
 
-_LAYER_COLOURS = {"Conv2D": "#c6dbef", "BatchNormalization": "#fdd0a2", "Add": "#c7e9c0", "Concatenate": "#c7e9c0",
-                  "InputLayer": "#f0f0f0", "Dense": "#dadaeb"}
+_LAYER_COLOURS = {
+    "Conv2D": "#c6dbef",
+    "BatchNormalization": "#fdd0a2",
+    "Add": "#c7e9c0",
+    "Concatenate": "#c7e9c0",
+    "InputLayer": "#f0f0f0",
+    "Dense": "#dadaeb",
+}
 
 
 def _layer_label(layer) -> str:
@@ -230,8 +274,7 @@ def model_graph(model, title=None):
     edges = []
     for layer in model.layers:
         for node in layer._inbound_nodes:
-            edges += [(p.operation.name, layer.name) for p in node.parent_nodes
-                      if p.operation.name in names]
+            edges += [(p.operation.name, layer.name) for p in node.parent_nodes if p.operation.name in names]
     labels = {layer.name: _layer_label(layer) for layer in model.layers}
     colors = {layer.name: _LAYER_COLOURS.get(type(layer).__name__, "#deebf7") for layer in model.layers}
     return graph(edges, labels, colors=colors, title=title)
@@ -248,8 +291,10 @@ def dropout_network(sizes=(4, 6, 6, 2), rate=0.5, seed=0):
     for mask in kept:  # at least one unit per layer, or the picture shows a cut network
         mask[rng.integers(len(mask))] |= not mask.any()
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    for ax, masks, title in [(axes[0], [np.ones(n, bool) for n in sizes], "standard network"),
-                             (axes[1], kept, f"one training step of dropout, rate {rate:g}")]:
+    for ax, masks, title in [
+        (axes[0], [np.ones(n, bool) for n in sizes], "standard network"),
+        (axes[1], kept, f"one training step of dropout, rate {rate:g}"),
+    ]:
         ys = [np.linspace(-(n - 1) / 2, (n - 1) / 2, n) for n in sizes]
         for i in range(len(sizes) - 1):
             for a in np.flatnonzero(masks[i]):

@@ -5,6 +5,7 @@ students run and what reaches the accuracy targets, ``smoke`` is the small run C
 executes on a 2-core CPU. Lessons ask for sizes with `by_mode` and report their key
 numbers with `record`, which `course run` collects from the executed notebook.
 """
+
 from __future__ import annotations
 
 import os
@@ -115,8 +116,10 @@ def setup(seed: int = DEFAULT_SEED) -> dict:
         "devices": devices(),
         "seed": seed,
     }
-    line = (f"mode={info['mode']}  backend={info['backend']}  keras={info['keras']}  "
-            f"seed={seed}  devices={', '.join(info['devices'])}")
+    line = (
+        f"mode={info['mode']}  backend={info['backend']}  keras={info['keras']}  "
+        f"seed={seed}  devices={', '.join(info['devices'])}"
+    )
     _show(line, SETUP_MIME, info)
     return info
 

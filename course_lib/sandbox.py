@@ -10,6 +10,7 @@ unprivileged user ID of its own (see `kernel_uid`), so the process limit really
 limits it and binds that kernel alone; CPU time, memory, file size and open files
 are capped with rlimits.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,12 +28,12 @@ UID_BASE = 1_500_000_000
 
 @dataclass(frozen=True)
 class Limits:
-    cpu_seconds: int = 900          # CPU time for the whole kernel
-    memory_mb: int = 6144           # address space; TensorFlow reserves a lot of it
-    processes: int = 512            # threads count too: TF and BLAS use dozens
-    file_mb: int = 200              # largest file the kernel may write
+    cpu_seconds: int = 900  # CPU time for the whole kernel
+    memory_mb: int = 6144  # address space; TensorFlow reserves a lot of it
+    processes: int = 512  # threads count too: TF and BLAS use dozens
+    file_mb: int = 200  # largest file the kernel may write
     open_files: int = 1024
-    scratch_mb: int = 1024          # total size of the scratch folder (watched by the worker)
+    scratch_mb: int = 1024  # total size of the scratch folder (watched by the worker)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -45,15 +46,22 @@ class SandboxUnavailable(RuntimeError):
 def check() -> None:
     """Raise SandboxUnavailable, naming the fix, if this machine cannot build the jail."""
     if sys.platform != "linux":
-        raise SandboxUnavailable("the grading sandbox needs Linux (bubblewrap); use --no-sandbox only for trusted notebooks")
+        raise SandboxUnavailable(
+            "the grading sandbox needs Linux (bubblewrap); use --no-sandbox only for trusted notebooks"
+        )
     if shutil.which("bwrap") is None:
-        raise SandboxUnavailable("bubblewrap is not installed: run `sudo apt-get install bubblewrap` "
-                                 "(or `make system`), or pass --no-sandbox for trusted notebooks only")
-    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
-                           capture_output=True, text=True)
+        raise SandboxUnavailable(
+            "bubblewrap is not installed: run `sudo apt-get install bubblewrap` "
+            "(or `make system`), or pass --no-sandbox for trusted notebooks only"
+        )
+    probe = subprocess.run(
+        ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
-        raise SandboxUnavailable(f"bubblewrap cannot create namespaces here ({probe.stderr.strip()}); "
-                                 "run the grader as root or enable unprivileged user namespaces")
+        raise SandboxUnavailable(
+            f"bubblewrap cannot create namespaces here ({probe.stderr.strip()}); "
+            "run the grader as root or enable unprivileged user namespaces"
+        )
 
 
 def _course_lib_dir() -> Path:
@@ -93,10 +101,26 @@ def _jail(scratch: Path, exchange: Path | None, limits: Limits, env: dict[str, s
     """bwrap and prlimit arguments for a jail: the system read-only, ``binds``, the scratch
     folder as /scratch and /tmp, the exchange folder as /exchange, then the limits and the
     drop to the jail's own user ID. The command to run goes after."""
-    args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--die-with-parent", "--new-session", "--clearenv",
-            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
-            "--proc", "/proc", "--dev", "/dev"]
+    args = [
+        "bwrap",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--ro-bind",
+        "/etc",
+        "/etc",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
     for link in ("lib", "lib64", "bin", "sbin"):
         if Path(f"/{link}").is_symlink():
             args += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
@@ -111,17 +135,25 @@ def _jail(scratch: Path, exchange: Path | None, limits: Limits, env: dict[str, s
     for key, value in env.items():
         args += ["--setenv", key, value]
     # Limits first (while we may still raise them), then drop to the jail's own user ID.
-    args += ["prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_mb * 2**20}",
-             f"--nproc={limits.processes}", f"--fsize={limits.file_mb * 2**20}",
-             f"--nofile={limits.open_files}", "--core=0", "--"]
+    args += [
+        "prlimit",
+        f"--cpu={limits.cpu_seconds}",
+        f"--as={limits.memory_mb * 2**20}",
+        f"--nproc={limits.processes}",
+        f"--fsize={limits.file_mb * 2**20}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+        "--",
+    ]
     uid = kernel_uid()
     if uid is not None:
         args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
     return args
 
 
-def kernel_argv(scratch: Path, runtime_dir: Path, limits: Limits, env: dict[str, str],
-                exchange: Path | None = None) -> list[str]:
+def kernel_argv(
+    scratch: Path, runtime_dir: Path, limits: Limits, env: dict[str, str], exchange: Path | None = None
+) -> list[str]:
     """The command line that starts an IPython kernel inside the jail.
 
     Ends with ``{connection_file}``, which jupyter_client fills in.
@@ -131,7 +163,12 @@ def kernel_argv(scratch: Path, runtime_dir: Path, limits: Limits, env: dict[str,
         binds += _mkdirs(path) + ["--ro-bind", str(path), str(path)]
     binds += _mkdirs(runtime_dir) + ["--bind", str(runtime_dir), str(runtime_dir)]
     return _jail(scratch, exchange, limits, env, binds) + [
-        sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        sys.executable,
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        "{connection_file}",
+    ]
 
 
 # What the NumPy-only process may import besides the standard library.
@@ -157,8 +194,16 @@ def _base_site_dirs() -> list[Path]:
     return [Path(p) for p in sorted(set(found)) if Path(p).is_dir()]
 
 
-def numpy_argv(scratch: Path, exchange: Path, limits: Limits, answers: str, requests_fd: int, replies_fd: int,
-               *, sandboxed: bool = True) -> list[str]:
+def numpy_argv(
+    scratch: Path,
+    exchange: Path,
+    limits: Limits,
+    answers: str,
+    requests_fd: int,
+    replies_fd: int,
+    *,
+    sandboxed: bool = True,
+) -> list[str]:
     """The command line of the NumPy-only process (`course_lib.exchange`), in its own jail.
 
     The jail holds the base interpreter's standard library, NumPy and course_lib, and no
@@ -177,8 +222,19 @@ def numpy_argv(scratch: Path, exchange: Path, limits: Limits, answers: str, requ
         binds += ["--perms", "0755", "--dir", site]
         for package in _numpy_packages():
             binds += ["--ro-bind", str(package), f"{site}/{package.name}"]
-        prefix = _jail(scratch, exchange, limits, {"HOME": "/scratch", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-                                                   "PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"}, binds)
+        prefix = _jail(
+            scratch,
+            exchange,
+            limits,
+            {
+                "HOME": "/scratch",
+                "TMPDIR": "/tmp",
+                "LANG": "C.UTF-8",
+                "PATH": "/usr/bin:/bin",
+                "OPENBLAS_NUM_THREADS": "1",
+            },
+            binds,
+        )
     else:
         site = str(scratch.parent / "site")
         Path(site).mkdir(exist_ok=True)
@@ -187,8 +243,10 @@ def numpy_argv(scratch: Path, exchange: Path, limits: Limits, answers: str, requ
             if not link.exists():
                 link.symlink_to(package)
         prefix = []
-    boot = (f"import sys; sys.path[:0] = [{site!r}]; import runpy; "
-            "runpy.run_module('course_lib.exchange', run_name='__main__', alter_sys=True)")
+    boot = (
+        f"import sys; sys.path[:0] = [{site!r}]; import runpy; "
+        "runpy.run_module('course_lib.exchange', run_name='__main__', alter_sys=True)"
+    )
     return prefix + [python, "-S", "-c", boot, answers, str(requests_fd), str(replies_fd)]
 
 
@@ -214,12 +272,21 @@ def kernel_env(mode: str, threads: int) -> dict[str, str]:
     from course_lib.runtime import QUIET_ENV
 
     env = {
-        "HOME": "/scratch", "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
-        "COURSE_MODE": mode, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-        "MPLCONFIGDIR": "/scratch/.matplotlib", "PYTHONNOUSERSITE": "1", "PYTHONWARNINGS": "ignore",
-        "COURSE_DATA_DIR": str(datasets.data_dir()), "KERAS_HOME": str(datasets.keras_home()),
-        "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
-        "TF_NUM_INTEROP_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
+        "HOME": "/scratch",
+        "TMPDIR": "/tmp",
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "COURSE_MODE": mode,
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "MPLCONFIGDIR": "/scratch/.matplotlib",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONWARNINGS": "ignore",
+        "COURSE_DATA_DIR": str(datasets.data_dir()),
+        "KERAS_HOME": str(datasets.keras_home()),
+        "OMP_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
         **QUIET_ENV,
     }
     if "KERAS_BACKEND" in os.environ:

@@ -8,6 +8,7 @@ pass, which cells grading will not run, a cell that ran out of time, and a noteb
 whose latest work is not saved. Hidden tests are never run here: they are not in the
 student's copy of the course.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,14 +54,25 @@ def find_notebook(target: str, cwd: Path) -> Path:
     places = [cwd, *sorted(p for p in cwd.iterdir() if p.is_dir())]
     if (cwd / "lessons").is_dir():
         places += sorted(p for p in (cwd / "lessons").iterdir() if p.is_dir())
-    found = sorted({nb.resolve() for folder in places for nb in folder.glob("*.ipynb")
-                    if pattern.match(nb.name) and LESSON_RE.match(nb.stem)})
+    found = sorted(
+        {
+            nb.resolve()
+            for folder in places
+            for nb in folder.glob("*.ipynb")
+            if pattern.match(nb.name) and LESSON_RE.match(nb.stem)
+        }
+    )
     if not found:
-        raise CheckError(f"no notebook for lesson {target!r} in {cwd}: run `course check` in the folder that holds "
-                         "lessons/, or give the notebook's path")
+        raise CheckError(
+            f"no notebook for lesson {target!r} in {cwd}: run `course check` in the folder that holds "
+            "lessons/, or give the notebook's path"
+        )
     if len(found) > 1:
-        raise CheckError(f"{len(found)} notebooks match lesson {target!r}: "
-                         + ", ".join(str(p) for p in found) + "; give the path of the one to check")
+        raise CheckError(
+            f"{len(found)} notebooks match lesson {target!r}: "
+            + ", ".join(str(p) for p in found)
+            + "; give the path of the one to check"
+        )
     return found[0]
 
 
@@ -69,8 +81,10 @@ def _lesson_of(notebook: Path) -> str:
         return notebook.stem
     if LESSON_RE.match(notebook.parent.name):
         return notebook.parent.name
-    raise CheckError(f"{notebook.name} is not named after a lesson (NN-topic.ipynb); rename it as the lesson "
-                     "was released, or check it by its lesson number")
+    raise CheckError(
+        f"{notebook.name} is not named after a lesson (NN-topic.ipynb); rename it as the lesson "
+        "was released, or check it by its lesson number"
+    )
 
 
 def _read(data: str, what: str) -> nbformat.NotebookNode:
@@ -94,16 +108,20 @@ def released(lesson: str, notebook: Path) -> tuple[nbformat.NotebookNode, str]:
     checkout = Path(os.environ["COURSE_ROOT"]).resolve() if os.environ.get("COURSE_ROOT") else package.parent
     committed = checkout / "lessons" / lesson / f"{lesson}.ipynb"
     if not committed.is_file():
-        raise CheckError(f"the release of {lesson} is not installed here: reinstall the student bundle "
-                         "(`pip install -e .` in its folder)")
+        raise CheckError(
+            f"the release of {lesson} is not installed here: reinstall the student bundle "
+            "(`pip install -e .` in its folder)"
+        )
     if committed.resolve() != notebook.resolve():
         return _read(committed.read_text(encoding="utf-8"), str(committed)), str(committed)
     rel = committed.relative_to(checkout).as_posix()
     done = subprocess.run(["git", "-C", str(checkout), "show", f"HEAD:{rel}"], capture_output=True, text=True)
     if done.returncode == 0:
         return _read(done.stdout, f"{rel} in git"), f"{rel} as committed in git"
-    return (_read(committed.read_text(encoding="utf-8"), str(committed)),
-            "your own notebook (the release was not found, so cells you added cannot be told apart)")
+    return (
+        _read(committed.read_text(encoding="utf-8"), str(committed)),
+        "your own notebook (the release was not found, so cells you added cannot be told apart)",
+    )
 
 
 # ------------------------------------------------------------------------ unsaved
@@ -131,8 +149,10 @@ def unsaved(notebook: Path, servers: list[dict] | None = None) -> str | None:
     for server in _running_servers() if servers is None else servers:
         try:
             rel = notebook.resolve().relative_to(Path(server["root_dir"]).resolve()).as_posix()
-            request = urllib.request.Request(server["url"].rstrip("/") + "/api/sessions",
-                                             headers={"Authorization": f"token {server.get('token', '')}"})
+            request = urllib.request.Request(
+                server["url"].rstrip("/") + "/api/sessions",
+                headers={"Authorization": f"token {server.get('token', '')}"},
+            )
             with urllib.request.urlopen(request, timeout=3) as response:
                 sessions = json.loads(response.read())
         except (KeyError, ValueError, OSError):
@@ -143,9 +163,11 @@ def unsaved(notebook: Path, servers: list[dict] | None = None) -> str | None:
             active = _when(session["kernel"]["last_activity"])
             if active > saved + 2:
                 ago = int(time.time() - saved)
-                return (f"the notebook is open in Jupyter ({server['url']}) and its kernel ran code after the file "
-                        f"was last saved ({ago // 60} min {ago % 60} s ago): save it (Ctrl+S) and check again, "
-                        "or what you hand in will not have your latest work")
+                return (
+                    f"the notebook is open in Jupyter ({server['url']}) and its kernel ran code after the file "
+                    f"was last saved ({ago // 60} min {ago % 60} s ago): save it (Ctrl+S) and check again, "
+                    "or what you hand in will not have your latest work"
+                )
     return None
 
 
@@ -160,18 +182,22 @@ class Report:
     settings: kernel.RunSettings
     sandbox_note: str
     structure: submission.Structure
-    written: list[str]                       # written answers (graded by a person)
+    written: list[str]  # written answers (graded by a person)
     tests: list[submission.TestResult]
-    problem: str | None = None               # why the run stopped early
-    stopped_cell: str | None = None          # first line of the cell that was running then
+    problem: str | None = None  # why the run stopped early
+    stopped_cell: str | None = None  # first line of the cell that was running then
     slow: list[tuple[str, float]] = field(default_factory=list)
     unsaved: str | None = None
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return (not self.problem and not self.unsaved and not self.structure.unanswered
-                and all(t.passed for t in self.tests))
+        return (
+            not self.problem
+            and not self.unsaved
+            and not self.structure.unanswered
+            and all(t.passed for t in self.tests)
+        )
 
 
 def check(target: str, cwd: Path, settings: kernel.RunSettings | None = None) -> Report:
@@ -195,30 +221,50 @@ def check(target: str, cwd: Path, settings: kernel.RunSettings | None = None) ->
         note = "not sandboxed (--no-sandbox)"
     built = submission.fill(release, student)
     done = kernel.run(built, settings)
-    slow = [(submission.first_line(cell.source), secs) for cell, secs in zip(done.notebook.cells, done.cell_seconds)
-            if secs is not None and secs > SLOW_SHARE * settings.cell_timeout]
+    slow = [
+        (submission.first_line(cell.source), secs)
+        for cell, secs in zip(done.notebook.cells, done.cell_seconds)
+        if secs is not None and secs > SLOW_SHARE * settings.cell_timeout
+    ]
     stopped = None
     if done.stopped_at is not None:
         stopped = submission.first_line(done.notebook.cells[done.stopped_at].source)
     written = [submission.grade_id(c) for c in release.cells if submission.is_written(c)]
-    return Report(lesson, path, release_from, settings, note, submission.compare(release, student), written,
-                  submission.test_results(done.notebook, done.stopped_at), done.problem, stopped, slow,
-                  unsaved(path), done.seconds)
+    return Report(
+        lesson,
+        path,
+        release_from,
+        settings,
+        note,
+        submission.compare(release, student),
+        written,
+        submission.test_results(done.notebook, done.stopped_at),
+        done.problem,
+        stopped,
+        slow,
+        unsaved(path),
+        done.seconds,
+    )
 
 
 def render(report: Report) -> str:
     s, st = report.settings, report.structure
-    lines = [f"course check {report.lesson}",
-             f"  notebook: {report.notebook}",
-             f"  run as grading runs it: {s.mode} mode, {report.sandbox_note}, "
-             f"{s.cell_timeout} s per cell, {s.timeout} s in all; took {report.seconds:.1f} s",
-             f"  lesson as released: {report.release_from}", ""]
+    lines = [
+        f"course check {report.lesson}",
+        f"  notebook: {report.notebook}",
+        f"  run as grading runs it: {s.mode} mode, {report.sandbox_note}, "
+        f"{s.cell_timeout} s per cell, {s.timeout} s in all; took {report.seconds:.1f} s",
+        f"  lesson as released: {report.release_from}",
+        "",
+    ]
     if report.unsaved:
         lines += [f"! {report.unsaved}", ""]
     if report.problem:
         where = f" (in the cell starting {report.stopped_cell!r})" if report.stopped_cell else ""
-        lines += [f"! The run stopped: {report.problem}{where}. Grading would stop there too; "
-                  "tests after it get no points.", ""]
+        lines += [
+            f"! The run stopped: {report.problem}{where}. Grading would stop there too; tests after it get no points.",
+            "",
+        ]
     by_answer: dict[str | None, list[submission.TestResult]] = {}
     for t in report.tests:
         by_answer.setdefault(t.answer, []).append(t)
@@ -240,11 +286,17 @@ def render(report: Report) -> str:
         state = "answered" if gid in st.answered else "NOT ANSWERED"
         lines.append(f"  {gid:<28}{state:<14}written answer: graded by a person")
     passed = sum(1 for t in report.tests if t.passed)
-    lines += ["", f"{len(st.answered)} of {len(st.answered) + len(st.unanswered)} answers written; "
-                  f"{passed} of {len(report.tests)} visible tests pass."]
+    lines += [
+        "",
+        f"{len(st.answered)} of {len(st.answered) + len(st.unanswered)} answers written; "
+        f"{passed} of {len(report.tests)} visible tests pass.",
+    ]
     if st.not_run:
-        lines += ["", f"Not run when graded: {len(st.not_run)} cell(s) you added or changed outside the answer "
-                      "cells. Move what an answer needs into its answer cell:"]
+        lines += [
+            "",
+            f"Not run when graded: {len(st.not_run)} cell(s) you added or changed outside the answer "
+            "cells. Move what an answer needs into its answer cell:",
+        ]
         lines += [f"  - {first!r}" for first in st.not_run[:10]]
         if len(st.not_run) > 10:
             lines.append(f"  - ... and {len(st.not_run) - 10} more")
@@ -255,8 +307,13 @@ def render(report: Report) -> str:
     if st.reordered:
         lines += ["", "Exercise cells are out of order; grading puts them back in the lesson's order."]
     for first, secs in report.slow:
-        lines += ["", f"! The cell starting {first!r} took {secs:.0f} s of the {s.cell_timeout} s a cell may run "
-                      "when graded."]
-    lines += ["", "Hidden tests were not run: when graded they check more cases than the visible tests, "
-                  "and they decide the points."]
+        lines += [
+            "",
+            f"! The cell starting {first!r} took {secs:.0f} s of the {s.cell_timeout} s a cell may run when graded.",
+        ]
+    lines += [
+        "",
+        "Hidden tests were not run: when graded they check more cases than the visible tests, "
+        "and they decide the points.",
+    ]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ both build that notebook here, so a student can see beforehand what will be run.
 Cells are told apart by their nbgrader metadata: an *answer* is a solution cell (code
 or a written answer), a *test* is a graded code cell that is not an answer.
 """
+
 from __future__ import annotations
 
 import copy
@@ -85,13 +86,13 @@ def first_line(source: str, width: int = 60) -> str:
 class Structure:
     """How a submission differs from the lesson as released."""
 
-    answered: list[str] = field(default_factory=list)      # answer cells the student changed
-    unanswered: list[str] = field(default_factory=list)    # answer cells still as released
-    missing: list[str] = field(default_factory=list)       # answer or test cells deleted (restored)
-    not_run: list[str] = field(default_factory=list)       # first lines of cells added or changed outside answers
+    answered: list[str] = field(default_factory=list)  # answer cells the student changed
+    unanswered: list[str] = field(default_factory=list)  # answer cells still as released
+    missing: list[str] = field(default_factory=list)  # answer or test cells deleted (restored)
+    not_run: list[str] = field(default_factory=list)  # first lines of cells added or changed outside answers
     edited_tests: list[str] = field(default_factory=list)  # test cells whose code was changed
     duplicated: list[str] = field(default_factory=list)
-    foreign: list[str] = field(default_factory=list)       # graded cells the lesson does not have
+    foreign: list[str] = field(default_factory=list)  # graded cells the lesson does not have
     reordered: bool = False
 
 
@@ -119,17 +120,20 @@ def compare(release: nbformat.NotebookNode, submitted: nbformat.NotebookNode) ->
                 found.edited_tests.append(gid)
     # A cell without a grade id runs only if the lesson has the very same cell.
     released = {c.source.strip() for c in release.cells if not grade_id(c)}
-    found.not_run = [first_line(c.source) or "(empty)" for c in submitted.cells
-                     if not grade_id(c) and c.source.strip() and c.source.strip() not in released]
+    found.not_run = [
+        first_line(c.source) or "(empty)"
+        for c in submitted.cells
+        if not grade_id(c) and c.source.strip() and c.source.strip() not in released
+    ]
     return found
 
 
 @dataclass
 class TestResult:
     grade_id: str
-    answer: str | None      # the answer cell the test follows
-    passed: bool | None     # None: the test never ran (the notebook stopped before it)
-    message: str = ""       # why it failed, as the test said it
+    answer: str | None  # the answer cell the test follows
+    passed: bool | None  # None: the test never ran (the notebook stopped before it)
+    message: str = ""  # why it failed, as the test said it
 
 
 def _error_message(cell) -> str | None:

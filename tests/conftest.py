@@ -30,8 +30,14 @@ def course_cmd(*args, cwd=ROOT, env=None, timeout=900):
     import subprocess
 
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.hookimpl(wrapper=True)
@@ -51,9 +57,28 @@ def pytest_runtest_makereport(item, call):
 # in test_lessons.py (its graded run, and the tests that read it) form a group of their
 # own, so the lessons are graded side by side. The slowest groups go first, so that the
 # workers finish together: lessons by their smoke-mode grading time, then slow modules.
-SLOWEST_FIRST = ("test_bundle.py", "09-", "11-", "01-", "04-", "test_non_debian.py", "test_grading.py", "07-",
-                 "05-", "12-", "06-", "13-", "10-", "03-", "test_lab.py", "test_exercises.py", "08-", "02-",
-                 "test_selfcheck.py", "test_browser.py")
+SLOWEST_FIRST = (
+    "test_bundle.py",
+    "09-",
+    "11-",
+    "01-",
+    "04-",
+    "test_non_debian.py",
+    "test_grading.py",
+    "07-",
+    "05-",
+    "12-",
+    "06-",
+    "13-",
+    "10-",
+    "03-",
+    "test_lab.py",
+    "test_exercises.py",
+    "08-",
+    "02-",
+    "test_selfcheck.py",
+    "test_browser.py",
+)
 LESSON_PARAM = re.compile(r"^tests/test_lessons\.py::.*\[(\d\d-[a-z0-9-]+)\]$")
 
 

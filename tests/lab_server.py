@@ -1,5 +1,6 @@
 """A JupyterLab server started the way `course lab` starts it, on a free port with a known
 token, for tests that talk to it over HTTP or drive it in a browser."""
+
 import json
 import os
 import socket
@@ -8,8 +9,9 @@ import time
 import urllib.error
 import urllib.request
 
-from autograder import samples
 from conftest import course_cmd
+
+from autograder import samples
 
 TOKEN = "course-lab-test"
 
@@ -23,10 +25,16 @@ def free_port() -> int:
 class Lab:
     def __init__(self, argv, env, cwd):
         self.port = free_port()
-        argv = [*argv, "--no-browser", f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1",
-                f"--IdentityProvider.token={TOKEN}"]
-        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
+        argv = [
+            *argv,
+            "--no-browser",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}",
+        ]
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         deadline = time.time() + 120
         while time.time() < deadline:
             try:
@@ -38,9 +46,12 @@ class Lab:
         raise AssertionError(f"JupyterLab did not start: {self.proc.stderr.read()[-2000:]}")
 
     def request(self, path, method="GET", body=None):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"token {TOKEN}"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {TOKEN}"},
+        )
         with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.read().decode()
 
@@ -67,7 +78,7 @@ class Lab:
 def page_config(html: str) -> dict:
     start = html.index('id="jupyter-config-data"')
     start = html.index(">", start) + 1
-    return json.loads(html[start:html.index("</script>", start)])
+    return json.loads(html[start : html.index("</script>", start)])
 
 
 def graded_tiny_class(tiny_root, tmp_path):

@@ -7,6 +7,7 @@ reports: grades.csv, the feedback and nbgrader's export. Each step leaves a scre
 in build/test-artifacts/browser/, and a failed step one of the page as it was
 (tests/conftest.py).
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,11 +22,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import ROOT, course_cmd
+from lab_server import Lab, graded_tiny_class
 from playwright import sync_api
 
 from autograder import lab
-from conftest import ROOT, course_cmd
-from lab_server import Lab, graded_tiny_class
 
 LESSON = "01-neural-network-basics"
 ARTIFACTS = ROOT / "build" / "test-artifacts" / "browser"
@@ -47,9 +48,11 @@ def browser():
         try:
             chromium = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         except Exception as exc:  # Playwright's error names what is missing
-            raise AssertionError("no Chromium to drive: `make system` installs Debian's `chromium` "
-                                 "(elsewhere: `python -m playwright install chromium`, or set COURSE_CHROMIUM)"
-                                 f"\n{exc}") from exc
+            raise AssertionError(
+                "no Chromium to drive: `make system` installs Debian's `chromium` "
+                "(elsewhere: `python -m playwright install chromium`, or set COURSE_CHROMIUM)"
+                f"\n{exc}"
+            ) from exc
         yield chromium
         chromium.close()
 
@@ -79,17 +82,24 @@ class Notebook:
     def __init__(self, page):
         self.page = page
         page.wait_for_selector(".jp-Notebook .jp-Cell")
-        page.wait_for_function("() => { const w = window.jupyterapp?.shell.currentWidget;"
-                               " return w?.sessionContext?.session?.kernel?.status === 'idle'; }", timeout=SLOW)
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp?.shell.currentWidget;"
+            " return w?.sessionContext?.session?.kernel?.status === 'idle'; }",
+            timeout=SLOW,
+        )
 
     def cell(self, i: int):
-        self.page.evaluate("async i => { const nb = window.jupyterapp.shell.currentWidget.content;"
-                           " nb.activeCellIndex = i; await nb.scrollToItem(i, 'start'); }", i)
+        self.page.evaluate(
+            "async i => { const nb = window.jupyterapp.shell.currentWidget.content;"
+            " nb.activeCellIndex = i; await nb.scrollToItem(i, 'start'); }",
+            i,
+        )
         return self.page.locator(f".jp-Notebook .jp-Cell[data-windowed-list-index='{i}']")
 
     def source(self, i: int) -> str:
-        return self.page.evaluate("i => window.jupyterapp.shell.currentWidget.content.model.cells.get(i)"
-                                  ".sharedModel.getSource()", i)
+        return self.page.evaluate(
+            "i => window.jupyterapp.shell.currentWidget.content.model.cells.get(i).sharedModel.getSource()", i
+        )
 
     def type_into(self, i: int, text: str) -> None:
         self.cell(i).locator(".cm-content").click()
@@ -99,8 +109,9 @@ class Notebook:
 
     def run(self, i: int) -> str:
         """Run cell i with Shift+Enter; return its output as the page shows it."""
-        before = self.page.evaluate("i => window.jupyterapp.shell.currentWidget.content.model.cells.get(i)"
-                                    ".executionCount || 0", i)
+        before = self.page.evaluate(
+            "i => window.jupyterapp.shell.currentWidget.content.model.cells.get(i).executionCount || 0", i
+        )
         cell = self.cell(i)
         cell.locator(".jp-InputPrompt").click()
         self.page.keyboard.press("Shift+Enter")
@@ -108,7 +119,9 @@ class Notebook:
             "([i, before]) => { const w = window.jupyterapp.shell.currentWidget;"
             " const n = w.content.model.cells.get(i).executionCount;"
             " return n !== null && n > before && w.sessionContext.session.kernel.status === 'idle'; }",
-            arg=[i, before], timeout=SLOW)
+            arg=[i, before],
+            timeout=SLOW,
+        )
         output = self.cell(i).locator(".jp-OutputArea")
         output.scroll_into_view_if_needed()
         return output.inner_text()
@@ -162,7 +175,8 @@ def test_a_student_answers_an_exercise_and_checks_the_lesson(student_course, pag
         naive = _answer("activations").replace(
             "z = np.exp(-np.abs(x))                 # in (0, 1]: cannot overflow\n"
             "    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))",
-            "return 1.0 / (1.0 + np.exp(-x))")
+            "return 1.0 / (1.0 + np.exp(-x))",
+        )
         assert naive != _answer("activations"), "the lesson's sigmoid changed; update this journey"
         nb.type_into(answer, naive)
         nb.run(answer)
@@ -184,18 +198,21 @@ def test_a_student_answers_an_exercise_and_checks_the_lesson(student_course, pag
 
         page.keyboard.press("Control+s")
         saved = student_course / "lessons" / LESSON / f"{LESSON}.ipynb"
-        page.wait_for_function(
-            "() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
         assert "np.log1p" in saved.read_text()
 
         # `course check` from a console beside the notebook: a process of its own, so the
         # server keeps answering while it runs.
-        page.evaluate("() => window.jupyterapp.commands.execute('console:create',"
-                      f" {{path: '{LESSON}', kernelPreference: {{name: 'python3'}}, activate: true}}).then(() => null)")
+        page.evaluate(
+            "() => window.jupyterapp.commands.execute('console:create',"
+            f" {{path: '{LESSON}', kernelPreference: {{name: 'python3'}}, activate: true}}).then(() => null)"
+        )
         prompt = page.locator(".jp-CodeConsole-input .cm-content")
         prompt.wait_for()
-        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel"
-                               "?.status === 'idle'", timeout=SLOW)
+        page.wait_for_function(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel?.status === 'idle'",
+            timeout=SLOW,
+        )
         prompt.click()
         page.keyboard.insert_text("!course check 01")
         page.keyboard.press("Shift+Enter")
@@ -233,8 +250,11 @@ def test_an_instructor_grades_a_written_answer_in_formgrader(tiny_root, tmp_path
         frame.locator(".MathJax").first.wait_for()
         score.fill("1")
         score.press("Tab")
-        alice = next(n for n in json.loads(server.get("/formgrader/api/submitted_notebooks/00-tiny/00-tiny"))
-                     if n["student"] == "alice")
+        alice = next(
+            n
+            for n in json.loads(server.get("/formgrader/api/submitted_notebooks/00-tiny/00-tiny"))
+            if n["student"] == "alice"
+        )
 
         def why_score():
             grades = json.loads(server.get(f"/formgrader/api/grades?submission_id={alice['id']}"))
@@ -253,8 +273,12 @@ def test_an_instructor_grades_a_written_answer_in_formgrader(tiny_root, tmp_path
     reports = workspace / "reports" / "00-tiny"
     rows = {r["student_id"]: r for r in csv.DictReader((reports / "grades.csv").open())}
     assert (rows["alice"]["score"], rows["alice"]["awaiting_manual"]) == ("6.0", "0.0"), rows["alice"]
-    exported = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(tmp_path / "export.csv")],
-                              cwd=workspace, capture_output=True, text=True)
+    exported = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "export", "--to", str(tmp_path / "export.csv")],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+    )
     assert exported.returncode == 0, exported.stderr
     alice = next(r for r in csv.DictReader((tmp_path / "export.csv").open()) if r["student_id"] == "alice")
     assert float(alice["score"]) == 6.0, alice

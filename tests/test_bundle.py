@@ -1,4 +1,5 @@
 """`course bundle`: what students get holds no solutions and no hidden tests, and installs."""
+
 import json
 import os
 import re
@@ -11,7 +12,6 @@ import pytest
 from autograder import bundle, course, notebooks, samples
 
 
-
 @pytest.fixture(scope="module")
 def student_zip(tmp_path_factory):
     return bundle.build(tmp_path_factory.mktemp("bundle") / "student.zip")
@@ -21,8 +21,14 @@ def test_bundle_has_lessons_library_and_install_files(student_zip):
     names = zipfile.ZipFile(student_zip).namelist()
     for lesson in course.lessons():
         assert f"lessons/{lesson}/{lesson}.ipynb" in names
-    for required in ("course_lib/__init__.py", "course_lib/datasets.py", "requirements.txt",
-                     "environment.yml", "pyproject.toml", "README.md"):
+    for required in (
+        "course_lib/__init__.py",
+        "course_lib/datasets.py",
+        "requirements.txt",
+        "environment.yml",
+        "pyproject.toml",
+        "README.md",
+    ):
         assert required in names
     assert not [n for n in names if n.startswith(("solutions/", "autograder/", "tests/")) or "__pycache__" in n]
 
@@ -39,8 +45,11 @@ def test_hidden_tests_are_never_released():
 
 
 def test_leak_check_catches_hidden_test_lines(tmp_path):
-    line = next(ln.strip() for ln in course.hidden_tests(course.lessons()[0]).read_text().splitlines()
-                if "student.call(" in ln and len(ln.strip()) > 40)
+    line = next(
+        ln.strip()
+        for ln in course.hidden_tests(course.lessons()[0]).read_text().splitlines()
+        if "student.call(" in ln and len(ln.strip()) > 40
+    )
     tampered = tmp_path / "tampered.zip"
     with zipfile.ZipFile(tampered, "w") as zf:
         zf.writestr("lessons/notes.txt", f"found on a forum:\n{line}\n")
@@ -106,13 +115,22 @@ def test_a_student_installs_the_bundle_with_its_readme_and_checks_lesson_01(stud
         outputs[command] = done.stdout
         print(f"{time.perf_counter() - start:6.1f} s  {command}")
     python = folder / ".venv" / "bin" / "python"
-    where = subprocess.run([str(python), "-c", "import course_lib; print(course_lib.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path, env=env).stdout
+    where = subprocess.run(
+        [str(python), "-c", "import course_lib; print(course_lib.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    ).stdout
     assert "site-packages" in where, "the bundle installs course_lib as a package"
-    assert "all datasets available" in outputs[".venv/bin/course doctor"] or "MISSING" in outputs[".venv/bin/course doctor"]
+    assert (
+        "all datasets available" in outputs[".venv/bin/course doctor"]
+        or "MISSING" in outputs[".venv/bin/course doctor"]
+    )
     check = outputs[".venv/bin/course check 01"]
     assert "the release installed with course_lib" in check
     assert "6 of 6 answers written; 5 of 5 visible tests pass." in check, check
-    usage = subprocess.run([str(folder / ".venv" / "bin" / "course"), "--help"], capture_output=True, text=True,
-                           env=env).stdout
+    usage = subprocess.run(
+        [str(folder / ".venv" / "bin" / "course"), "--help"], capture_output=True, text=True, env=env
+    ).stdout
     assert set(re.findall(r"^    (\w+) ", usage, re.M)) == {"doctor", "data", "check"}, usage

@@ -77,8 +77,9 @@ def test_check_no_framework_knows_opencv_functions_without_a_module():
     image = np.zeros((4, 4, 3), np.uint8)
     with pytest.raises(CheckFailed, match="cv2"):
         check_no_framework(lambda im: hist([im], [0], None, [4], [0, 256]), image, forbidden=("cv2",))
-    assert check_no_framework(lambda im: np.bincount(im[..., 0].ravel(), minlength=4), image,
-                              forbidden=("cv2",)).tolist() == [16, 0, 0, 0]
+    assert check_no_framework(
+        lambda im: np.bincount(im[..., 0].ravel(), minlength=4), image, forbidden=("cv2",)
+    ).tolist() == [16, 0, 0, 0]
 
 
 def test_a_failed_check_shows_its_message_first_and_no_traceback_through_the_helpers():
@@ -88,9 +89,11 @@ def test_a_failed_check_shows_its_message_first_and_no_traceback_through_the_hel
 
     shell = InteractiveShell.instance()
     with capture_output() as shown:
-        result = shell.run_cell("from course_lib import checks\n"
-                                "def double(x):\n    raise NotImplementedError()\n"
-                                "checks.check_equal(checks.call(double, 2), 4, 'double(2)')\n")
+        result = shell.run_cell(
+            "from course_lib import checks\n"
+            "def double(x):\n    raise NotImplementedError()\n"
+            "checks.check_equal(checks.call(double, 2), 4, 'double(2)')\n"
+        )
     assert isinstance(result.error_in_exec, checks.CheckFailed), "it must still fail the cell"
     lines = [line for line in shown.stdout.splitlines() if line.strip()]
     assert "`double` is not written yet." in lines[0]

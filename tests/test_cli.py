@@ -1,4 +1,5 @@
 """The `course` command as a user runs it."""
+
 import json
 import os
 
@@ -33,8 +34,9 @@ def test_run_executes_and_reports_metrics(tiny_root, tmp_path):
     report = json.loads((out / "report.json").read_text())
     lesson = report["lessons"][0]
     assert lesson["lesson"] == "00-tiny" and lesson["status"] == "passed"
-    assert lesson["metrics"] == [{"name": "tiny_metric", "value": 0.5, "target": 0.4, "mode": "smoke",
-                                  "verdict": "n/a (smoke)"}]
+    assert lesson["metrics"] == [
+        {"name": "tiny_metric", "value": 0.5, "target": 0.4, "mode": "smoke", "verdict": "n/a (smoke)"}
+    ]
     assert (out / "00-tiny.ipynb").exists()
     assert "| 00-tiny | passed |" in (out / "report.md").read_text()
 
@@ -65,8 +67,14 @@ def test_outside_the_course_is_a_clear_error(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     env = {k: v for k, v in os.environ.items() if k != "COURSE_ROOT"}
     env["PYTHONPATH"] = str(tmp_path / "site")
-    done = subprocess.run([sys.executable, "-m", "autograder.cli", "release", "--check"], cwd=tmp_path / "elsewhere",
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder.cli", "release", "--check"],
+        cwd=tmp_path / "elsewhere",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Not inside the course" in done.stderr and "COURSE_ROOT" in done.stderr
     assert "Traceback" not in done.stderr
@@ -84,8 +92,20 @@ def test_students_see_student_commands_and_instructors_see_all():
 
     student = commands("course_lib.cli")
     assert student == {"doctor", "data", "check"}
-    assert commands("autograder.cli") == student | {"run", "results", "glossary", "release", "refresh", "grade", "feedback",
-                                                 "export", "similarity", "bundle", "lab", "demo"}
+    assert commands("autograder.cli") == student | {
+        "run",
+        "results",
+        "glossary",
+        "release",
+        "refresh",
+        "grade",
+        "feedback",
+        "export",
+        "similarity",
+        "bundle",
+        "lab",
+        "demo",
+    }
 
 
 def test_course_lib_never_imports_autograder():

@@ -1,4 +1,5 @@
 """course_lib.datasets: the real offline datasets, and every other path on small files made here."""
+
 import dataclasses
 import gzip
 import hashlib
@@ -32,10 +33,13 @@ def _sha(data: bytes) -> str:
 def _fake_mnist_npz(n_train=40, n_test=10) -> bytes:
     rng = np.random.default_rng(0)
     buf = io.BytesIO()
-    np.savez(buf, x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-             y_train=rng.integers(0, 10, n_train, dtype=np.uint8),
-             x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-             y_test=rng.integers(0, 10, n_test, dtype=np.uint8))
+    np.savez(
+        buf,
+        x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, n_train, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, n_test, dtype=np.uint8),
+    )
     return buf.getvalue()
 
 
@@ -370,6 +374,7 @@ def test_photo_patches_from_the_installed_photos():
 
 def test_photo_patches_split_never_shares_a_pixel(monkeypatch):
     """Photos whose pixels encode their own coordinates: no position is in both splits."""
+
     def coordinates(name, grey=False):
         rows, cols = np.mgrid[0:24, 0:24]
         return np.stack([rows, cols, np.full_like(rows, 7)], axis=-1).astype(np.uint8)
@@ -377,8 +382,10 @@ def test_photo_patches_split_never_shares_a_pixel(monkeypatch):
     monkeypatch.setattr(datasets, "photo", coordinates)
     (x_train, y_train), (x_test, y_test) = datasets._parse_photo_patches({}, patch=2)  # 24 x 24, blocks of 6
     assert x_train.shape == (10 * 12 * 25, 2, 2, 3) and x_test.shape == (10 * 4 * 25, 2, 2, 3)
-    seen = {split: {(int(r), int(c)) for r, c in x[..., :2].reshape(-1, 2)}
-            for split, x in (("train", x_train), ("test", x_test))}
+    seen = {
+        split: {(int(r), int(c)) for r, c in x[..., :2].reshape(-1, 2)}
+        for split, x in (("train", x_train), ("test", x_test))
+    }
     assert not seen["train"] & seen["test"]
     assert len(seen["train"]) + len(seen["test"]) == 24 * 24
     test_blocks = {(r // 6, c // 6) for r, c in seen["test"]}
@@ -393,15 +400,18 @@ def test_photo_patches_split_never_shares_a_pixel(monkeypatch):
 def _tiny_fashion(monkeypatch) -> dict[str, bytes]:
     """Point fashion_mnist at tiny IDX files pinned by content; return {file name: raw IDX bytes}."""
     rng = np.random.default_rng(3)
-    arrays = {"train-images-idx3-ubyte.gz": rng.integers(0, 256, (6, 28, 28)),
-              "train-labels-idx1-ubyte.gz": np.arange(6) % 10,
-              "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (2, 28, 28)),
-              "t10k-labels-idx1-ubyte.gz": np.array([3, 4])}
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (6, 28, 28)),
+        "train-labels-idx1-ubyte.gz": np.arange(6) % 10,
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (2, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": np.array([3, 4]),
+    }
     raw = {name: gzip.decompress(_idx(a)) for name, a in arrays.items()}
     spec = datasets.REGISTRY["fashion_mnist"]
     files = tuple(dataclasses.replace(f, sha256=_sha(raw[f.name])) for f in spec.files)
-    monkeypatch.setitem(datasets.REGISTRY, "fashion_mnist",
-                        dataclasses.replace(spec, files=files, system_dir="/nonexistent"))
+    monkeypatch.setitem(
+        datasets.REGISTRY, "fashion_mnist", dataclasses.replace(spec, files=files, system_dir="/nonexistent")
+    )
     return raw
 
 
@@ -435,8 +445,11 @@ def test_damaged_content_is_refused_even_when_it_is_a_valid_gzip(monkeypatch, tm
     flipped = bytearray(raw["t10k-labels-idx1-ubyte.gz"])
     flipped[-1] ^= 1
     (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(flipped)))
-    with pytest.raises(datasets.DataError, match=r"t10k-labels-idx1-ubyte.gz .* is damaged.*course data fetch "
-                                                 r"fashion_mnist --force"):
+    with pytest.raises(
+        datasets.DataError,
+        match=r"t10k-labels-idx1-ubyte.gz .* is damaged.*course data fetch "
+        r"fashion_mnist --force",
+    ):
         datasets.load("fashion_mnist")
     (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(raw["t10k-labels-idx1-ubyte.gz"])[:-9])
     with pytest.raises(datasets.DataError, match="damaged"):
@@ -476,8 +489,10 @@ def test_fetch_from_a_mirror_folder_or_url(monkeypatch, tmp_path, server):
     monkeypatch.setenv("COURSE_DATA_MIRROR", base + "/")
     messages = []
     datasets.fetch("fashion_mnist", log=messages.append)
-    assert f"fashion_mnist: downloading t10k-images-idx3-ubyte.gz from {base}/fashion_mnist/t10k-images-idx3-ubyte.gz" \
+    assert (
+        f"fashion_mnist: downloading t10k-images-idx3-ubyte.gz from {base}/fashion_mnist/t10k-images-idx3-ubyte.gz"
         in messages
+    )
     assert datasets.load("fashion_mnist", smoke=False)[1][1].tolist() == [3, 4]
     # A folder (a USB stick) works the same, as a path or a file:// URL.
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data2"))

@@ -1,4 +1,5 @@
 """The data-only channel: what a student's process writes is read as hostile input."""
+
 import json
 import os
 
@@ -11,8 +12,12 @@ from course_lib.exchange import ChannelError, Handle, ModelData, Ref
 
 
 def test_data_round_trips_as_plain_built_in_types(tmp_path):
-    value = {"a": [1, 2.5, True, None, "x"], "t": (np.int64(3), np.float32(0.5), np.bool_(False)),
-             "arr": np.arange(6).reshape(2, 3), 7: {"nested": np.ones(2, dtype=np.float32)}}
+    value = {
+        "a": [1, 2.5, True, None, "x"],
+        "t": (np.int64(3), np.float32(0.5), np.bool_(False)),
+        "arr": np.arange(6).reshape(2, 3),
+        7: {"nested": np.ones(2, dtype=np.float32)},
+    }
     exchange.write(value, tmp_path)
     back = exchange.read(tmp_path)
     assert back["a"] == [1, 2.5, True, None, "x"] and back["t"] == (3, 0.5, False)
@@ -67,14 +72,17 @@ def _reply(folder, tree, files=None):
     return folder
 
 
-@pytest.mark.parametrize("tree, files, message", [
-    ({"array": "../../etc/passwd"}, {}, "bad array reference"),
-    ({"array": "a0.npy"}, {}, "cannot be opened"),
-    ({"list": [{"array": "a0.npy"}, {"array": "a0.npy"}]}, {"a0.npy": b""}, "bad array reference|not a .npy"),
-    ({"pickle": "x"}, {}, "unknown item"),
-    ({"list": [1], "dict": []}, {}, "malformed"),
-    ({"model": {"config": [], "weights": []}}, {}, "malformed model"),
-])
+@pytest.mark.parametrize(
+    "tree, files, message",
+    [
+        ({"array": "../../etc/passwd"}, {}, "bad array reference"),
+        ({"array": "a0.npy"}, {}, "cannot be opened"),
+        ({"list": [{"array": "a0.npy"}, {"array": "a0.npy"}]}, {"a0.npy": b""}, "bad array reference|not a .npy"),
+        ({"pickle": "x"}, {}, "unknown item"),
+        ({"list": [1], "dict": []}, {}, "malformed"),
+        ({"model": {"config": [], "weights": []}}, {}, "malformed model"),
+    ],
+)
 def test_malformed_replies_are_refused(tmp_path, tree, files, message):
     with pytest.raises(ChannelError, match=message):
         exchange.read(_reply(tmp_path / "r", tree, files))
@@ -131,8 +139,10 @@ def test_the_student_side_serves_a_request_and_reports_only_the_exception_type(t
     def broken(x):
         raise ValueError("the hidden input was [1, 2, 3]")  # text from the student's process
 
-    exchange.write({"op": "call", "target": Ref("relu"), "attrs": [], "args": [np.array([-1.0, 2.0])],
-                    "kwargs": {}}, tmp_path / "ok")
+    exchange.write(
+        {"op": "call", "target": Ref("relu"), "attrs": [], "args": [np.array([-1.0, 2.0])], "kwargs": {}},
+        tmp_path / "ok",
+    )
     os.rename(tmp_path / "ok" / "value.json", tmp_path / "ok" / "request.json")
     exchange.serve(str(tmp_path / "ok"), {"relu": relu})
     np.testing.assert_array_equal(exchange.read(tmp_path / "ok" / "out"), [0.0, 2.0])
@@ -169,8 +179,11 @@ def test_hostile_models_are_refused():
     with pytest.raises(ChannelError, match="could not be rebuilt"):
         trusted.rebuild(ModelData(json.loads(lam.to_json()), []))
     _, data = _dense_model_data()
-    custom = json.loads(json.dumps(data.config).replace('"module": "keras.layers", "class_name": "Dense"',
-                                                        '"module": "os", "class_name": "system"'))
+    custom = json.loads(
+        json.dumps(data.config).replace(
+            '"module": "keras.layers", "class_name": "Dense"', '"module": "os", "class_name": "system"'
+        )
+    )
     with pytest.raises(ChannelError, match="could not be rebuilt"):
         trusted.rebuild(ModelData(custom, data.weights))
     with pytest.raises(ChannelError, match="do not fit"):

@@ -4,6 +4,7 @@ Each case grades one answer as the grader would (the lesson's setup cells, the a
 its test cell, then the lesson's hidden tests) with a shortcut that used to earn the
 points. That the solution's answers still earn them all is test_lessons.py's job.
 """
+
 import nbformat
 import pytest
 
@@ -19,23 +20,28 @@ def graded(lesson: str, answer_id: str, source: str, setup_cells: int = 2) -> di
     at = next(i for i, c in enumerate(release.cells) if submission.grade_id(c) == answer_id)
     answer = release.cells[at]
     answer.source = source
-    test = next(c for c in release.cells[at + 1:] if submission.is_test(c))
+    test = next(c for c in release.cells[at + 1 :] if submission.is_test(c))
     nb = nbformat.v4.new_notebook(cells=[*code, answer, test], metadata=release.metadata)
-    job = {"notebook": nb, "settings": grading.Settings().run_settings(1).as_dict(),
-           "tests": course.hidden_tests(lesson).read_text(encoding="utf-8"), "seed": 7, "student": "someone"}
+    job = {
+        "notebook": nb,
+        "settings": grading.Settings().run_settings(1).as_dict(),
+        "tests": course.hidden_tests(lesson).read_text(encoding="utf-8"),
+        "seed": 7,
+        "student": "someone",
+    }
     return worker.execute(job)["hidden"][submission.grade_id(test)]
 
 
-HOW_MANY_FILTERS_PRINTED = '''\
+HOW_MANY_FILTERS_PRINTED = """\
 def conv_layer_size(in_channels, out_channels, kernel_size):
     return 128, (3, 3, 32), 36992       # the answer for the one layer printed above
-'''
+"""
 
-RAW_PIXEL_SVM = '''\
+RAW_PIXEL_SVM = """\
 def fit_hog_svm(images, labels):
     flat = FunctionTransformer(lambda batch: np.asarray(batch).reshape(len(batch), -1) / 255.0)
     return make_pipeline(flat, SVC(kernel="rbf", C=10)).fit(images, labels)   # 0.94 on digits
-'''
+"""
 
 # (lesson, answer, shortcut, what the hidden tests say about it)
 CASES = [
@@ -69,7 +75,7 @@ def test_the_regularized_mlp_is_trained_on_a_run_the_student_has_not_seen():
     for student_id in ("ann", "ben", "cho"):
         student = RecordingStudent((0.85, 0.79))
         gap.fn(student, hidden.seed_for(1, student_id, gap.spec.grade_id))
-        (seed, first), = student.runs
+        ((seed, first),) = student.runs
         assert (seed, first) != (0, 0) and first >= 1000, "the notebook's own try is seed 0 on the first 1,000"
         seen.add(seed)
     assert len(seen) == 3, "each student's run has its own seed"
@@ -77,7 +83,7 @@ def test_the_regularized_mlp_is_trained_on_a_run_the_student_has_not_seen():
 
 # Residual blocks as students might write them, the specified one first. Each runs here
 # through the grader's own driver and is judged by lesson 09's hidden tests.
-RESIDUAL_BLOCKS = '''
+RESIDUAL_BLOCKS = """
 import keras
 
 
@@ -130,7 +136,7 @@ def no_final_relu(x, filters, stride=1):
 def stride_in_the_second_conv(x, filters, stride=1):
     y = keras.layers.BatchNormalization()(conv(filters, 3, stride)(bn_relu(conv(filters, 3)(x))))
     return keras.layers.ReLU()(keras.layers.Add()([y, projection(x, filters, stride)]))
-'''
+"""
 
 
 class LocalStudent:
@@ -146,14 +152,26 @@ class LocalStudent:
         return exchange._as_model(driver(self.block, *args, **kwargs))
 
 
-@pytest.mark.parametrize("name, passes", [
-    ("specified", True), ("shortcut_first", True), ("no_shortcut", False), ("projection_without_bn", False),
-    ("relu_before_bn", False), ("no_final_relu", False), ("stride_in_the_second_conv", False)])
+@pytest.mark.parametrize(
+    "name, passes",
+    [
+        ("specified", True),
+        ("shortcut_first", True),
+        ("no_shortcut", False),
+        ("projection_without_bn", False),
+        ("relu_before_bn", False),
+        ("no_final_relu", False),
+        ("stride_in_the_second_conv", False),
+    ],
+)
 def test_residual_block_hidden_tests_tell_the_block_from_near_misses(name, passes):
     blocks = {}
     exec(RESIDUAL_BLOCKS, blocks)
-    tests = [t for t in hidden.load_source(course.hidden_tests("09-cnn-image-classifiers").read_text(encoding="utf-8"))
-             if t.spec.grade_id == "test_residual_block"]
+    tests = [
+        t
+        for t in hidden.load_source(course.hidden_tests("09-cnn-image-classifiers").read_text(encoding="utf-8"))
+        if t.spec.grade_id == "test_residual_block"
+    ]
     assert len(tests) == 2
     outcome = hidden.run(tests, {False: LocalStudent(blocks[name])}, run_seed=3, student_id=name)["test_residual_block"]
     assert outcome.passed is passes, outcome.messages

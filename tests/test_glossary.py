@@ -1,9 +1,11 @@
 """One name per concept: the lessons' key terms, their Chinese names and docs/glossary.md."""
+
 from pathlib import Path
+
+from conftest import ROOT
 
 from autograder import course, glossary
 from autograder.glossary import Term
-from conftest import ROOT
 
 
 def test_the_glossary_matches_the_lessons_and_each_concept_has_one_name():
@@ -14,9 +16,14 @@ def test_the_glossary_matches_the_lessons_and_each_concept_has_one_name():
 
 
 def test_two_names_for_one_concept_or_one_name_for_two_are_found():
-    terms = [Term("regularization", "正規化", "06"), Term("normalization", "正規化", "12"),
-             Term("padding", "填補", "08"), Term("padded", "填充", "10"),
-             Term("custom loss", "自訂損失函數", "01"), Term("custom losses", "自訂損失函數", "07")]
+    terms = [
+        Term("regularization", "正規化", "06"),
+        Term("normalization", "正規化", "12"),
+        Term("padding", "填補", "08"),
+        Term("padded", "填充", "10"),
+        Term("custom loss", "自訂損失函數", "01"),
+        Term("custom losses", "自訂損失函數", "07"),
+    ]
     found = glossary.conflicts(terms)
     assert len(found) == 2, found
     assert any("正規化 names several terms" in f for f in found)

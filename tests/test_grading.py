@@ -1,4 +1,5 @@
 """`course grade` on the tiny lesson: mechanics, the hostile catalogue, crash safety, Dask."""
+
 import csv
 import html
 import os
@@ -9,13 +10,13 @@ import sys
 import time
 import zipfile
 
-import pytest
-
 import catalogue
+import pytest
 import tiny_course
+from conftest import ROOT, course_cmd
+
 from autograder import grading, notebooks, samples
 from course_lib import sandbox
-from conftest import ROOT, course_cmd
 
 
 def _csv(path):
@@ -39,8 +40,9 @@ def released(tiny_root):
 def test_grades_samples_and_writes_reports(released, tiny_root, tmp_path):
     subs = samples.write_samples("00-tiny", tmp_path / "subs")
     workspace = tmp_path / "ws"
-    done = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(workspace), "--jobs", "2",
-                      cwd=tiny_root)
+    done = course_cmd(
+        "grade", "00", "--submissions", str(subs), "--workspace", str(workspace), "--jobs", "2", cwd=tiny_root
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = workspace / "reports" / "00-tiny"
     rows = _csv(out / "grades.csv")
@@ -85,8 +87,10 @@ def test_manual_grades_count_everywhere_and_survive_a_second_run(released, tiny_
     grade = ["grade", "00", "--submissions", str(subs), "--workspace", str(workspace)]
     assert course_cmd(*grade, cwd=tiny_root).returncode == 0
     out = workspace / "reports" / "00-tiny"
-    assert (_csv(out / "grades.csv")["alice"]["score"], _csv(out / "grades.csv")["alice"]["awaiting_manual"]) \
-        == ("5.0", "1.0")
+    assert (_csv(out / "grades.csv")["alice"]["score"], _csv(out / "grades.csv")["alice"]["awaiting_manual"]) == (
+        "5.0",
+        "1.0",
+    )
 
     _grade_by_hand(workspace, "alice", "why", 1)
     refreshed = course_cmd("grade", "00", "--workspace", str(workspace), "--reports-only", cwd=tiny_root)
@@ -119,8 +123,9 @@ def test_hostile_and_malformed_catalogue(released, tiny_root, tmp_path):
     malformed = catalogue.write_malformed(released, other, subs)
     assert len(malformed) >= 10
     cases.update(malformed)
-    settings = grading.Settings(jobs=2, cell_timeout=catalogue.CELL_TIMEOUT, timeout=120,
-                                limits=sandbox.Limits(**catalogue.LIMITS))
+    settings = grading.Settings(
+        jobs=2, cell_timeout=catalogue.CELL_TIMEOUT, timeout=120, limits=sandbox.Limits(**catalogue.LIMITS)
+    )
     results = grading.grade("00-tiny", subs, workspace, settings, log=lambda m: None)
     wrong = []
     for r in results:
@@ -174,10 +179,22 @@ def test_killed_grader_resumes_without_losing_or_regrading(released, tiny_root, 
     subs, workspace = tmp_path / "subs", tmp_path / "ws"
     for i in range(6):
         notebooks.write(samples.answered("00-tiny", i % 2), subs / f"s{i}" / "00-tiny.ipynb")
-    args = [sys.executable, "-m", "autograder.cli", "grade", "00", "--submissions", str(subs),
-            "--workspace", str(workspace), "--jobs", "1"]
-    proc = subprocess.Popen(args, cwd=tiny_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "autograder.cli",
+        "grade",
+        "00",
+        "--submissions",
+        str(subs),
+        "--workspace",
+        str(workspace),
+        "--jobs",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        args, cwd=tiny_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     results_dir = workspace / "results" / "00-tiny"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(results_dir.glob("*.json"))) < 2:
@@ -203,8 +220,9 @@ def test_grading_on_a_dask_cluster_matches_local(released, tiny_root, tmp_path):
     subs = samples.write_samples("00-tiny", tmp_path / "subs")
     local = grading.grade("00-tiny", subs, tmp_path / "local", log=lambda m: None)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        remote = grading.grade("00-tiny", subs, tmp_path / "dask", grading.Settings(cluster=cluster.scheduler_address),
-                               log=lambda m: None)
+        remote = grading.grade(
+            "00-tiny", subs, tmp_path / "dask", grading.Settings(cluster=cluster.scheduler_address), log=lambda m: None
+        )
     assert [(r.student_id, r.score, r.status) for r in remote] == [(r.student_id, r.score, r.status) for r in local]
 
 
@@ -224,18 +242,24 @@ def test_sandbox_is_available_here():
 def test_fork_bomb_does_not_starve_concurrent_kernels(released, tiny_root, tmp_path):
     """Each kernel has its own user ID, so a fork bomb exhausts its own process budget only."""
     subs = tmp_path / "subs"
-    hold = ("import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(30)\n"
-            "            os._exit(0)\nexcept OSError:\n    pass\ntime.sleep(5)\n" + catalogue.DOUBLE_OK)
+    hold = (
+        "import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(30)\n"
+        "            os._exit(0)\nexcept OSError:\n    pass\ntime.sleep(5)\n" + catalogue.DOUBLE_OK
+    )
     (subs / "a_bomb").mkdir(parents=True)
-    notebooks.nbformat.write(catalogue._answers(released, hold, catalogue.SQUARE_OK), str(subs / "a_bomb" / "00-tiny.ipynb"))
+    notebooks.nbformat.write(
+        catalogue._answers(released, hold, catalogue.SQUARE_OK), str(subs / "a_bomb" / "00-tiny.ipynb")
+    )
     # Two at a time: the neighbours after the first start while the bomb holds its processes.
     neighbours = ("b_neighbour", "c_neighbour", "d_neighbour")
     for sid in neighbours:
         (subs / sid).mkdir()
-        notebooks.nbformat.write(catalogue._answers(released, catalogue.DOUBLE_OK, catalogue.SQUARE_OK),
-                                 str(subs / sid / "00-tiny.ipynb"))
-    settings = grading.Settings(jobs=2, cell_timeout=catalogue.CELL_TIMEOUT, timeout=120,
-                                limits=sandbox.Limits(**catalogue.LIMITS))
+        notebooks.nbformat.write(
+            catalogue._answers(released, catalogue.DOUBLE_OK, catalogue.SQUARE_OK), str(subs / sid / "00-tiny.ipynb")
+        )
+    settings = grading.Settings(
+        jobs=2, cell_timeout=catalogue.CELL_TIMEOUT, timeout=120, limits=sandbox.Limits(**catalogue.LIMITS)
+    )
     results = {r.student_id: r for r in grading.grade("00-tiny", subs, tmp_path / "ws", settings, log=lambda m: None)}
     for sid in neighbours:
         assert (results[sid].status, results[sid].score) == ("graded", 5.0), results[sid]
@@ -247,8 +271,13 @@ def test_kernels_run_as_distinct_unprivileged_users():
     uid = sandbox.kernel_uid()
     if os.geteuid() == 0:
         assert uid == sandbox.UID_BASE + os.getpid() and f"--reuid={uid}" in argv
-        child = subprocess.run([sys.executable, "-c", "from course_lib import sandbox; print(sandbox.kernel_uid())"],
-                               capture_output=True, text=True, cwd=ROOT, check=True)
+        child = subprocess.run(
+            [sys.executable, "-c", "from course_lib import sandbox; print(sandbox.kernel_uid())"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
         assert int(child.stdout) not in (uid, 0, 65534)
     else:
         assert uid is None and "setpriv" not in argv
@@ -271,7 +300,7 @@ def test_a_second_checkout_grades_with_its_own_course_lib(tmp_path, monkeypatch)
 
 def test_the_canary_stops_grading_when_the_solution_loses_points(released, tiny_root, tmp_path):
     tests = tiny_root / "solutions" / "00-tiny" / "grading.py"
-    tests.write_text(tests.read_text().replace("2 * x, \"double on", "3 * x, \"double on"))
+    tests.write_text(tests.read_text().replace('2 * x, "double on', '3 * x, "double on'))
     subs = samples.write_samples("00-tiny", tmp_path / "subs")
     with pytest.raises(grading.GradingError, match=r"lost points \(test_double: double on a random 3 x 4 array"):
         grading.grade("00-tiny", subs, tmp_path / "ws", log=lambda m: None)

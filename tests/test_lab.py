@@ -1,12 +1,13 @@
 """`course lab`: JupyterLab as students and instructors open it, driven over its HTTP API
 (the calls the browser makes)."""
+
 import json
 
 import pytest
-
-from autograder import lab
 from conftest import course_cmd
 from lab_server import Lab, graded_tiny_class, page_config
+
+from autograder import lab
 
 
 def test_students_get_the_lessons_without_instructor_tools(tiny_root):
@@ -36,8 +37,7 @@ def test_instructors_grade_written_answers_in_formgrader_and_the_reports_follow(
         alice = next(n for n in notebook if n["student"] == "alice")
         grades = json.loads(server.get(f"/formgrader/api/grades?submission_id={alice['id']}"))
         why = next(g for g in grades if g["name"] == "why")
-        server.request(f"/formgrader/api/grade/{why['id']}", "PUT",
-                       {"manual_score": 1, "extra_credit": 0})
+        server.request(f"/formgrader/api/grade/{why['id']}", "PUT", {"manual_score": 1, "extra_credit": 0})
     finally:
         server.close()
     refreshed = course_cmd("grade", "00", "--workspace", str(workspace), "--reports-only", cwd=tiny_root)

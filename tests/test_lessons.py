@@ -6,6 +6,7 @@ submission beside it; for every lesson, the hidden tests also meet a student who
 nothing at all, without running the notebook again (CI's two cores cannot afford a
 second run of every lesson).
 """
+
 import json
 
 import pytest
@@ -24,8 +25,8 @@ def graded(request, tmp_path_factory):
     notebooks = {"alice": samples.answered(lesson, 1.0)}
     if lesson == FIRST:
         notebooks.update(bob=samples.answered(lesson, 0.0), carol=samples.answered(lesson, 0.5))
-    for student, nb in notebooks.items():
-        samples.notebooks.write(nb, subs / student / f"{lesson}.ipynb")
+    for sid, nb in notebooks.items():
+        samples.notebooks.write(nb, subs / sid / f"{lesson}.ipynb")
     if lesson == FIRST:
         good = (subs / "alice" / f"{lesson}.ipynb").read_text()
         (subs / "zoe").mkdir()
@@ -63,8 +64,11 @@ def test_hidden_tests_give_no_point_for_nothing_written(lesson):
     blank = {False: student.Student(NothingWritten()), True: student.Student(NothingWritten())}
     outcomes = hidden.run(tests, blank, run_seed=1, student_id="nobody")
     release = samples.notebooks.read(course.release(lesson))
-    graded_ids = {c.metadata.nbgrader.grade_id for c in release.cells
-                  if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
+    graded_ids = {
+        c.metadata.nbgrader.grade_id
+        for c in release.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+    }
     assert set(outcomes) == graded_ids, f"{lesson}: every test cell has hidden tests"
     assert not [gid for gid, o in outcomes.items() if o.passed], f"{lesson}: points for nothing written"
 
@@ -76,8 +80,11 @@ def test_untouched_release_scores_zero(graded):
 
 
 def _stdout(cell) -> str:
-    return "".join(o.get("text", "") for o in cell.get("outputs", [])
-                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+    return "".join(
+        o.get("text", "")
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stdout"
+    )
 
 
 def test_solution_runs_clean_and_prints_its_checked_outputs(graded):
@@ -85,12 +92,18 @@ def test_solution_runs_clean_and_prints_its_checked_outputs(graded):
     NBVAL_CHECK_OUTPUT prints exactly what the solution notebook has stored."""
     lesson, results, _, workspace = graded
     executed = samples.notebooks.read(workspace / "autograded" / "alice" / lesson / f"{lesson}.ipynb")
-    errors = [c.source.splitlines()[0] for c in executed.cells if c.cell_type == "code"
-              and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    errors = [
+        c.source.splitlines()[0]
+        for c in executed.cells
+        if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    ]
     assert not errors, f"{lesson}: cells raised: {errors}"
     ran = {c.source: c for c in executed.cells if c.cell_type == "code"}
-    checked = [c for c in samples.notebooks.read(course.solution(lesson)).cells
-               if c.cell_type == "code" and samples.notebooks.CHECK_MARK in c.source]
+    checked = [
+        c
+        for c in samples.notebooks.read(course.solution(lesson)).cells
+        if c.cell_type == "code" and samples.notebooks.CHECK_MARK in c.source
+    ]
     for cell in checked:
         assert cell.get("outputs"), f"{lesson}: a checked cell is stored without its output"
         assert _stdout(ran[cell.source]) == _stdout(cell), f"{lesson}: {cell.source.splitlines()[1]}"
@@ -116,11 +129,16 @@ def test_course_check_tells_students_what_grading_then_reports(graded):
     assert report.problem is None, report.problem
     assert report.structure.answered and report.structure.unanswered, "carol is half done"
     with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
-        answered = {c.name for nb in gb.find_submission(lesson, "carol").notebooks for c in nb.comments
-                    if c.auto_comment != "No response."}
+        answered = {
+            c.name
+            for nb in gb.find_submission(lesson, "carol").notebooks
+            for c in nb.comments
+            if c.auto_comment != "No response."
+        }
     assert set(report.structure.answered) == answered
-    assert {t.grade_id: t.passed for t in report.tests} == \
-        {gid: score == points for gid, (score, points) in results["carol"].tests.items()}
+    assert {t.grade_id: t.passed for t in report.tests} == {
+        gid: score == points for gid, (score, points) in results["carol"].tests.items()
+    }
     assert {True, False} <= {t.passed for t in report.tests}
 
 

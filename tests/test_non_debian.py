@@ -8,6 +8,7 @@ do). In that view `course data fetch` provisions the datasets into an empty home
 lesson 12 (Fashion-MNIST, OpenCV's digits, the photo patches and OpenCV's photos) runs
 in smoke mode.
 """
+
 import gzip
 import hashlib
 import http.server
@@ -19,8 +20,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from course_lib import datasets
 
 PACKAGES = ("dataset-fashion-mnist", "opencv-doc", "fortunes")
@@ -58,7 +59,6 @@ def _mirror(folder: Path) -> None:
                 shutil.copyfile(source, folder / spec_name / f.name)
 
 
-
 @pytest.fixture(scope="module")
 def served_mirror(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mirror")
@@ -90,13 +90,16 @@ def test_a_student_off_debian_fetches_the_data_and_runs_a_lesson(served_mirror, 
     course = [sys.executable, "-m", "autograder.cli"]
 
     def inside(*argv, timeout=900):
-        return subprocess.run(view + ["--", *argv], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(view + ["--", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
     listing = tmp_path / "package-files.txt"
     listing.write_text("\n".join(map(str, files)))
-    still_there = inside(sys.executable, "-c", "import sys, os; print([p for p in open(sys.argv[1]).read().split()"
-                         " if os.path.exists(p)])", str(listing))
+    still_there = inside(
+        sys.executable,
+        "-c",
+        "import sys, os; print([p for p in open(sys.argv[1]).read().split() if os.path.exists(p)])",
+        str(listing),
+    )
     assert still_there.returncode == 0 and still_there.stdout.strip() == "[]", still_there.stdout + still_there.stderr
 
     before = inside(*course, "doctor")
@@ -112,8 +115,11 @@ def test_a_student_off_debian_fetches_the_data_and_runs_a_lesson(served_mirror, 
     after = inside(*course, "doctor")
     assert f"fashion_mnist  available: data dir ({data_dir / 'fashion_mnist'})" in after.stdout, after.stdout
 
-    texts = inside(sys.executable, "-c", "from course_lib import datasets; (x, y), _ = datasets.load('fortunes', "
-                   "smoke=False); print(len(x))")
+    texts = inside(
+        sys.executable,
+        "-c",
+        "from course_lib import datasets; (x, y), _ = datasets.load('fortunes', smoke=False); print(len(x))",
+    )
     assert texts.stdout.strip() == "2220", texts.stdout + texts.stderr
 
     out = tmp_path / "run"

@@ -1,8 +1,9 @@
 """The install files agree with each other and with what is installed."""
+
 import importlib.metadata
 import re
-import tomllib
 
+import tomllib
 import yaml
 from conftest import ROOT
 
@@ -43,8 +44,9 @@ def test_every_platform_gets_one_tensorflow_and_otherwise_the_same_pins():
         pins = _requirements(env)
         tensorflow = {k: v for k, v in pins.items() if k.startswith("tensorflow")}
         # PyPI has tensorflow-cpu 2.21 wheels for Linux and Windows only, tensorflow for macOS arm64.
-        assert tensorflow == ({"tensorflow": "2.21.0"} if env["sys_platform"] == "darwin"
-                              else {"tensorflow-cpu": "2.21.0"}), name
+        assert tensorflow == (
+            {"tensorflow": "2.21.0"} if env["sys_platform"] == "darwin" else {"tensorflow-cpu": "2.21.0"}
+        ), name
         rest = {k: v for k, v in pins.items() if not k.startswith("tensorflow")}
         assert rest == {k: v for k, v in linux.items() if not k.startswith("tensorflow")}, name
 
@@ -56,8 +58,18 @@ def test_python_310_gets_its_own_pins_for_the_same_packages():
     assert set(older) == set(newer)
     assert older["keras"].startswith("3.12") and older["tensorflow-cpu"] == newer["tensorflow-cpu"]
     changed = {k for k in older if older[k] != newer[k]}
-    assert changed == {"keras", "jax", "jaxlib", "numpy", "matplotlib", "scikit-learn", "scikit-image",
-                       "ipykernel", "ipython", "nbgrader"}
+    assert changed == {
+        "keras",
+        "jax",
+        "jaxlib",
+        "numpy",
+        "matplotlib",
+        "scikit-learn",
+        "scikit-image",
+        "ipykernel",
+        "ipython",
+        "nbgrader",
+    }
 
 
 def _conda():
@@ -134,9 +146,11 @@ def _third_party_imports(folder):
 
 def test_every_import_of_the_packages_is_a_declared_dependency():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    declared = {re.split(r"[<>=!\[ ;]", d)[0].lower().replace("_", "-")
-                for d in meta["project"]["dependencies"]
-                + [d for extra in meta["project"]["optional-dependencies"].values() for d in extra]}
+    declared = {
+        re.split(r"[<>=!\[ ;]", d)[0].lower().replace("_", "-")
+        for d in meta["project"]["dependencies"]
+        + [d for extra in meta["project"]["optional-dependencies"].values() for d in extra]
+    }
     student = {re.split(r"[<>=!\[ ;]", d)[0].lower().replace("_", "-") for d in meta["project"]["dependencies"]}
     dists = importlib.metadata.packages_distributions()
     for folder, allowed in (("course_lib", student), ("autograder", declared)):
@@ -171,8 +185,9 @@ def _interpreter(version):
     candidates = sorted(glob.glob(str(Path.home() / f".pyenv/versions/{version}.*/bin/python")))
     candidates += [p for p in [shutil.which(f"python{version}")] if p]
     for python in candidates:
-        probe = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True)
+        probe = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+        )
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return python
     return None
@@ -182,20 +197,27 @@ def test_code_compiles_without_warnings_on_every_supported_python():
     import json
     import subprocess
 
-    sources = [(str(p.relative_to(ROOT)), p.read_text()) for folder in ("course_lib", "autograder", "tests")
-               for p in sorted((ROOT / folder).glob("*.py"))]
+    sources = [
+        (str(p.relative_to(ROOT)), p.read_text())
+        for folder in ("course_lib", "autograder", "tests")
+        for p in sorted((ROOT / folder).glob("*.py"))
+    ]
     for nb in sorted(ROOT.glob("*/[0-9][0-9]-*/*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
-        sources += [(f"{nb.relative_to(ROOT)} cell {i}", "".join(c["source"]))
-                    for i, c in enumerate(cells) if c["cell_type"] == "code"]
+        sources += [
+            (f"{nb.relative_to(ROOT)} cell {i}", "".join(c["source"]))
+            for i, c in enumerate(cells)
+            if c["cell_type"] == "code"
+        ]
     assert len(sources) > 300
     tried = []
     for version in PYTHONS:
         python = _interpreter(version)
         if python is None:
             continue
-        done = subprocess.run([python, "-c", COMPILE_ALL], input=json.dumps(sources), capture_output=True,
-                              text=True, check=True)
+        done = subprocess.run(
+            [python, "-c", COMPILE_ALL], input=json.dumps(sources), capture_output=True, text=True, check=True
+        )
         assert json.loads(done.stdout) == [], f"Python {version}: {done.stdout}"
         tried.append(version)
     # This machine (and CI on it) has all four; a laptop may have fewer.

@@ -76,14 +76,19 @@ def test_model_graph_draws_every_layer_of_a_branching_model_with_its_shape():
     right = keras.layers.Conv2D(4, 1, strides=1, name="right")(inputs)
     model = keras.Model(inputs, keras.layers.Add(name="sum")([left, right]))
     labels = sorted(_boxes(plots.model_graph(model)))
-    assert labels == ["Add\n8 × 8 × 4", "Conv2D 4 × 1×1\n8 × 8 × 4", "Conv2D 4 × 3×3\n8 × 8 × 4", "InputLayer\n8 × 8 × 3"]
+    assert labels == [
+        "Add\n8 × 8 × 4",
+        "Conv2D 4 × 1×1\n8 × 8 × 4",
+        "Conv2D 4 × 3×3\n8 × 8 × 4",
+        "InputLayer\n8 × 8 × 3",
+    ]
 
 
 def test_dropout_network_drops_hidden_units_only_and_their_connections():
     fig = plots.dropout_network((3, 8, 8, 2), rate=0.5, seed=1)
     full, thinned = fig.axes
     assert len(full.lines) == 3 * 8 + 8 * 8 + 8 * 2
-    dropped = np.concatenate([c.get_offsets() for c in thinned.collections[2::3]])   # the red crosses, per layer
+    dropped = np.concatenate([c.get_offsets() for c in thinned.collections[2::3]])  # the red crosses, per layer
     assert len(dropped) > 0 and set(np.asarray(dropped)[:, 0]) <= {1.0, 2.0}, "only hidden layers lose units"
     kept = [8 - int(np.sum(np.asarray(dropped)[:, 0] == layer)) for layer in (1, 2)]
     assert len(thinned.lines) == 3 * kept[0] + kept[0] * kept[1] + kept[1] * 2

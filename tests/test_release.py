@@ -1,12 +1,13 @@
 """lessons/ is generated from solutions/ and never drifts; the notebooks are kept clean."""
+
 import json
 import zipfile
 
 import nbformat
-
 import tiny_course
-from autograder import course, notebooks
 from conftest import course_cmd
+
+from autograder import course, notebooks
 
 
 def test_committed_release_matches_solutions():

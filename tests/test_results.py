@@ -1,4 +1,5 @@
 """Run records and the generated results page (docs/results.md)."""
+
 import json
 
 from conftest import course_cmd
@@ -7,15 +8,35 @@ from autograder import results, runner
 
 
 def _report(mode, backend, lessons, devices=("CPU:0",), started="2026-11-23T10:00:00+00:00"):
-    return {"mode": mode, "started": started, "host": "box", "platform": "Linux", "processor": "x86_64, 2 CPU cores",
-            "backend": backend, "backend_version": "1.0", "keras": "3.15.1", "numpy": "2.4.6", "python": "3.12",
-            "devices": list(devices), "total_s": sum(r["wall_s"] for r in lessons), "lessons": lessons}
+    return {
+        "mode": mode,
+        "started": started,
+        "host": "box",
+        "platform": "Linux",
+        "processor": "x86_64, 2 CPU cores",
+        "backend": backend,
+        "backend_version": "1.0",
+        "keras": "3.15.1",
+        "numpy": "2.4.6",
+        "python": "3.12",
+        "devices": list(devices),
+        "total_s": sum(r["wall_s"] for r in lessons),
+        "lessons": lessons,
+    }
 
 
 def _lesson(name, wall, status="passed", metrics=(), error=None):
-    return {"lesson": name, "status": status, "error": error, "wall_s": wall, "cells_s": wall - 1,
-            "slowest": [[wall - 2, "model.fit(x, y)"]], "metrics": list(metrics), "ran": "2026-11-23T10:00:00+00:00",
-            "setup": {}}
+    return {
+        "lesson": name,
+        "status": status,
+        "error": error,
+        "wall_s": wall,
+        "cells_s": wall - 1,
+        "slowest": [[wall - 2, "model.fit(x, y)"]],
+        "metrics": list(metrics),
+        "ran": "2026-11-23T10:00:00+00:00",
+        "setup": {},
+    }
 
 
 def test_a_lesson_run_again_replaces_only_its_own_row(tmp_path):
@@ -32,14 +53,25 @@ def test_a_lesson_run_again_replaces_only_its_own_row(tmp_path):
 def test_page_judges_targets_and_course_time():
     met = {"name": "cnn_test_accuracy", "value": 0.9345, "target": 0.93, "verdict": "met by +0.0045"}
     missed = {"name": "mlp_test_accuracy", "value": 0.89, "target": 0.895, "verdict": "missed by 0.0050"}
-    full = _report("full", "tensorflow", [_lesson("05-keras-models-and-mlp", 100, "missed target", [missed]),
-                                          _lesson("09-cnn-image-classifiers", 700, metrics=[met])])
-    smoke = _report("smoke", "tensorflow", [_lesson("05-keras-models-and-mlp", 30),
-                                            _lesson("09-cnn-image-classifiers", 40)])
-    torch = _report("smoke", "torch", [_lesson("05-keras-models-and-mlp", 0, "cannot run",
-                                               error="torch is not installed here (pip install torch)")])
-    page = results.render(results.load_from([full, smoke, torch]),
-                          ["05-keras-models-and-mlp", "09-cnn-image-classifiers"])
+    full = _report(
+        "full",
+        "tensorflow",
+        [
+            _lesson("05-keras-models-and-mlp", 100, "missed target", [missed]),
+            _lesson("09-cnn-image-classifiers", 700, metrics=[met]),
+        ],
+    )
+    smoke = _report(
+        "smoke", "tensorflow", [_lesson("05-keras-models-and-mlp", 30), _lesson("09-cnn-image-classifiers", 40)]
+    )
+    torch = _report(
+        "smoke",
+        "torch",
+        [_lesson("05-keras-models-and-mlp", 0, "cannot run", error="torch is not installed here (pip install torch)")],
+    )
+    page = results.render(
+        results.load_from([full, smoke, torch]), ["05-keras-models-and-mlp", "09-cnn-image-classifiers"]
+    )
     assert "| CNN, Fashion-MNIST (09) | >= 0.93 | 0.9345, met by +0.0045 |" in page
     assert "| MLP, Fashion-MNIST (05) | >= 0.895 | 0.8900, missed by 0.0050 |" in page
     assert "| LSTM on image rows (11) | >= 0.905 | not run |" in page

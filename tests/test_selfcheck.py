@@ -1,17 +1,18 @@
 """`course check` on the tiny lesson: what it reports is what grading will see."""
+
 import json
 import os
 import subprocess
 import sys
 import time
 
+import catalogue
 import nbformat
 import pytest
-
-import catalogue
-from autograder import notebooks
 from conftest import course_cmd
 from lab_server import free_port
+
+from autograder import notebooks
 from course_lib import kernel, selfcheck
 
 
@@ -38,8 +39,11 @@ def test_blank_and_solved_notebooks(released, tiny_root, tmp_path):
     assert "why                         NOT ANSWERED  written answer: graded by a person" in out
     assert "Hidden tests were not run" in out
 
-    solved = course_cmd("check", str(_hand_in(tmp_path / "solved", catalogue._answers(
-        released, catalogue.DOUBLE_OK, catalogue.SQUARE_OK))), cwd=tiny_root)
+    solved = course_cmd(
+        "check",
+        str(_hand_in(tmp_path / "solved", catalogue._answers(released, catalogue.DOUBLE_OK, catalogue.SQUARE_OK))),
+        cwd=tiny_root,
+    )
     assert "2 of 3 answers written; 2 of 2 visible tests pass." in solved.stdout, solved.stdout
     assert "in the grader's sandbox" in solved.stdout and "smoke mode" in solved.stdout
     # The written answer is still blank, so the check is not all clear.
@@ -107,9 +111,21 @@ def test_work_not_saved_in_a_running_jupyter(released, tiny_root, tmp_path, monk
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime_dir))
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--port-retries=0",
-         "--IdentityProvider.token=course-test", f"--ServerApp.root_dir={tmp_path}", "--allow-root"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime_dir)))
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            f"--port={port}",
+            "--port-retries=0",
+            "--IdentityProvider.token=course-test",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--allow-root",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime_dir)),
+    )
     try:
         import urllib.request
 
@@ -125,11 +141,15 @@ def test_work_not_saved_in_a_running_jupyter(released, tiny_root, tmp_path, monk
                 pass
             time.sleep(0.5)
         assert server.poll() is None and selfcheck._running_servers(), "the Jupyter server did not start"
-        body = json.dumps({"path": "work/00-tiny.ipynb", "type": "notebook", "name": "00-tiny.ipynb",
-                           "kernel": {"name": "python3"}}).encode()
-        request = urllib.request.Request(f"{base}/api/sessions", data=body, method="POST",
-                                         headers={"Authorization": "token course-test",
-                                                  "Content-Type": "application/json"})
+        body = json.dumps(
+            {"path": "work/00-tiny.ipynb", "type": "notebook", "name": "00-tiny.ipynb", "kernel": {"name": "python3"}}
+        ).encode()
+        request = urllib.request.Request(
+            f"{base}/api/sessions",
+            data=body,
+            method="POST",
+            headers={"Authorization": "token course-test", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             assert response.status == 201
         time.sleep(1)

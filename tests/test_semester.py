@@ -1,14 +1,15 @@
 """The instructor's semester: deadlines and late work, LMS grade files, similarity, test
 statistics, and when students see hidden-test results."""
+
 import csv
 import html
 import shutil
 
 import pytest
+from conftest import course_cmd
 
 from autograder import course, deadlines, lms, notebooks, reports, samples, similarity
 from autograder.grading import Result
-from conftest import course_cmd
 
 DUE = "2027-03-01 23:59"
 
@@ -35,14 +36,17 @@ def test_times_are_read_in_the_formats_lms_and_nbgrader_write():
         deadlines.parse_time("2027-03-01 23:59", "Mars/Olympus")
 
 
-@pytest.mark.parametrize("args, message", [
-    (dict(late_policy="per-day:ten"), "cannot read the late policy 'per-day:ten'"),
-    (dict(late_policy="per-day:150"), "cannot read the late policy"),
-    (dict(late_policy="weekly:5"), "cannot read the late policy 'weekly:5'"),
-    (dict(late_policy="cutoff:2027-02-01 00:00"), "the cutoff is before the due date"),
-    (dict(due="", late_policy="cap:50"), "a late policy needs a due date"),
-    (dict(grace_minutes=-5), "--grace cannot be negative"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (dict(late_policy="per-day:ten"), "cannot read the late policy 'per-day:ten'"),
+        (dict(late_policy="per-day:150"), "cannot read the late policy"),
+        (dict(late_policy="weekly:5"), "cannot read the late policy 'weekly:5'"),
+        (dict(late_policy="cutoff:2027-02-01 00:00"), "the cutoff is before the due date"),
+        (dict(due="", late_policy="cap:50"), "a late policy needs a due date"),
+        (dict(grace_minutes=-5), "--grace cannot be negative"),
+    ],
+)
 def test_a_policy_that_cannot_be_meant_is_refused(args, message):
     with pytest.raises(deadlines.DeadlineError, match=message):
         _policy(**args)
@@ -56,11 +60,11 @@ def test_late_work_costs_what_the_policy_says():
     per_day = _policy(grace_minutes=10, late_policy="per-day:10,cutoff:2027-03-05 23:59")
     on_time = _assess(per_day, "2027-03-01 23:00")
     assert (on_time.penalty, on_time.late_by, on_time.note) == (0.0, 0.0, "")
-    grace = _assess(per_day, "2027-03-02 00:00")              # a minute late, inside ten minutes of grace
+    grace = _assess(per_day, "2027-03-02 00:00")  # a minute late, inside ten minutes of grace
     assert (grace.penalty, grace.note) == (0.0, "within the grace period")
-    one_day = _assess(per_day, "2027-03-02 01:29")            # 1.5 h late: one (part of a) day
+    one_day = _assess(per_day, "2027-03-02 01:29")  # 1.5 h late: one (part of a) day
     assert (one_day.penalty, one_day.late_by) == (1.0, 1.5) and one_day.note == "late by 1 h 30 min: -1 points"
-    two_days = _assess(per_day, "2027-03-03 00:00")           # 24 h 01 min: two days
+    two_days = _assess(per_day, "2027-03-03 00:00")  # 24 h 01 min: two days
     assert two_days.penalty == 2.0 and "late by 1 d 0 h 01 min" in two_days.note
     assert _assess(per_day, "2027-03-01 23:59", raw=0.5).penalty == 0.0
     assert _assess(per_day, "2027-03-04 23:00", raw=2.0).penalty == 2.0, "never below zero"
@@ -77,7 +81,7 @@ def test_an_extension_moves_the_due_date_and_the_cutoff(tmp_path):
     policy = _policy(late_policy="per-day:10,cutoff:2027-03-03 23:59", extensions=tmp_path / "ext.csv")
     assert _assess(policy, "2027-03-04 12:00", student="ben").penalty == 0.0
     assert _assess(policy, "2027-03-04 12:00", student="ann").penalty == 8.0, "after ann's cutoff"
-    late_ben = _assess(policy, "2027-03-06 12:00", student="ben")      # his cutoff moved three days too
+    late_ben = _assess(policy, "2027-03-06 12:00", student="ben")  # his cutoff moved three days too
     assert late_ben.penalty == 2.0 and "after the cutoff" not in late_ben.note
     (tmp_path / "bad.csv").write_text("student_id,due\nben,soon\n")
     with pytest.raises(deadlines.DeadlineError, match="bad.csv, line 2: cannot read the time 'soon'"):
@@ -89,7 +93,7 @@ def test_submission_times_come_from_the_manifest_or_timestamp_files(tmp_path):
     for sid in ("ann", "ben", "cy", "dee"):
         (subs / sid).mkdir(parents=True)
     (subs / "timestamps.csv").write_text("student_id,submitted_at\nann,2027-03-01 22:00\ncy,March 2nd\n")
-    (subs / "ann" / "timestamp.txt").write_text("2027-03-05 00:00:00.000000 UTC")     # the manifest wins
+    (subs / "ann" / "timestamp.txt").write_text("2027-03-05 00:00:00.000000 UTC")  # the manifest wins
     (subs / "ben" / "timestamp.txt").write_text("2027-03-02 00:30:00.000000 UTC\n")
     times = deadlines.submission_times(subs, "Europe/Berlin")
     assert times["ann"] == "2027-03-01T22:00:00+01:00" and times["ben"] == "2027-03-02T00:30:00+00:00"
@@ -111,8 +115,14 @@ def _result(sid, tests, status="graded"):
 def test_tests_table_gives_difficulty_and_discrimination():
     # t_good is passed by the students who do well on the other tests, t_odd by those who
     # do badly, and everyone passes t_easy.
-    marks = {"t_good": (1, 1, 1, 1, 0, 0, 0, 0), "t_b": (1, 1, 1, 0, 1, 0, 0, 0), "t_c": (1, 1, 0, 1, 0, 0, 0, 0),
-             "t_d": (1, 1, 1, 1, 0, 0, 1, 0), "t_odd": (0, 0, 0, 0, 1, 1, 1, 1), "t_easy": (1,) * 8}
+    marks = {
+        "t_good": (1, 1, 1, 1, 0, 0, 0, 0),
+        "t_b": (1, 1, 1, 0, 1, 0, 0, 0),
+        "t_c": (1, 1, 0, 1, 0, 0, 0, 0),
+        "t_d": (1, 1, 1, 1, 0, 0, 1, 0),
+        "t_odd": (0, 0, 0, 0, 1, 1, 1, 1),
+        "t_easy": (1,) * 8,
+    }
     results = [_result(f"s{i}", {t: [2.0 * m[i], 2.0] for t, m in marks.items()}) for i in range(8)]
     results.append(Result("broken", "00-x", 0, 12, "error", "not valid JSON"))
     table = {row["test"]: row for row in reports.tests_table(results)}
@@ -133,27 +143,36 @@ def _roster(tmp_path, text):
     return lms.read_roster(path)
 
 
-ROSTER = ("student_id,name,email,id_number,canvas_id,sis_user_id,section\n"
-          "alice,Alice Ang,alice@uni.edu,A1,101,S-1,Mon\n"
-          "bob,Bob Bo,bob@uni.edu,B2,102,S-2,Tue\n"
-          "nina,Nina Ng,nina@uni.edu,N3,103,S-3,Tue\n")
+ROSTER = (
+    "student_id,name,email,id_number,canvas_id,sis_user_id,section\n"
+    "alice,Alice Ang,alice@uni.edu,A1,101,S-1,Mon\n"
+    "bob,Bob Bo,bob@uni.edu,B2,102,S-2,Tue\n"
+    "nina,Nina Ng,nina@uni.edu,N3,103,S-3,Tue\n"
+)
 
 
 def _grades():
     late = Result("bob", "01-a", 4.0, 10.0, "graded", "late by 1 h 00 min: -1 points", {}, penalty=1.0)
-    return {"01-a": lms.grades_from([Result("alice", "01-a", 10.0, 10.0, "graded"), late,
-                                     Result("zed", "01-a", 7.0, 10.0, "graded")], 10.0),
-            "02-b": lms.grades_from([Result("alice", "02-b", 3.0, 6.0, "graded"),
-                                     Result("bob", "02-b", 0.0, 6.0, "error", "not valid JSON")], 6.0)}
+    return {
+        "01-a": lms.grades_from(
+            [Result("alice", "01-a", 10.0, 10.0, "graded"), late, Result("zed", "01-a", 7.0, 10.0, "graded")], 10.0
+        ),
+        "02-b": lms.grades_from(
+            [Result("alice", "02-b", 3.0, 6.0, "graded"), Result("bob", "02-b", 0.0, 6.0, "error", "not valid JSON")],
+            6.0,
+        ),
+    }
 
 
 def test_canvas_file_has_canvas_columns_points_possible_and_every_roster_student(tmp_path):
     out = lms.export(_grades(), {"01-a": 10.0, "02-b": 6.0}, _roster(tmp_path, ROSTER), "canvas")
     assert out.header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "01-a", "02-b"]
     assert out.rows[0] == ["    Points Possible", "", "", "", "", "10", "6"]
-    assert out.rows[1:] == [["Alice Ang", "101", "S-1", "alice", "Mon", "10", "3"],
-                            ["Bob Bo", "102", "S-2", "bob", "Tue", "4", ""],
-                            ["Nina Ng", "103", "S-3", "nina", "Tue", "0", "0"]]
+    assert out.rows[1:] == [
+        ["Alice Ang", "101", "S-1", "alice", "Mon", "10", "3"],
+        ["Bob Bo", "102", "S-2", "bob", "Tue", "4", ""],
+        ["Nina Ng", "103", "S-3", "nina", "Tue", "0", "0"],
+    ]
     notes = "\n".join(out.notes)
     assert "zed was graded in 01-a but is not on the roster" in notes
     assert "nina, 01-a: no submission" in notes and "bob, 02-b: not graded: not valid JSON" in notes
@@ -174,9 +193,11 @@ def test_moodle_and_csv_files(tmp_path):
 
 
 def test_a_canvas_gradebook_export_is_a_roster_and_bad_rosters_are_refused(tmp_path):
-    canvas = ('Student,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (55)\n'
-              '    Points Possible,,,,,10\n'
-              '"Ang, Alice",101,S-1,alice,Mon,9\n')
+    canvas = (
+        "Student,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (55)\n"
+        "    Points Possible,,,,,10\n"
+        '"Ang, Alice",101,S-1,alice,Mon,9\n'
+    )
     (student,) = _roster(tmp_path, canvas)
     assert (student.student_id, student.canvas_id, student.name) == ("alice", "101", "Ang, Alice")
     with pytest.raises(lms.ExportError, match="lists alice twice"):
@@ -190,38 +211,41 @@ def test_a_canvas_gradebook_export_is_a_roster_and_bad_rosters_are_refused(tmp_p
 LESSON_08 = "08-cnn-fundamentals"
 
 # Two students who wrote lesson 08's NumPy convolution and pooling on their own.
-INDEPENDENT = [{
-    "conv_output_size": "def conv_output_size(n, f, padding=0, stride=1):\n"
-                        "    if (n + 2 * padding - f) < 0:\n        raise ValueError('filter larger than input')\n"
-                        "    return (n + 2 * padding - f) // stride + 1\n",
-    "conv2d": "def conv2d(x, kernel, bias=None, stride=1, padding='valid'):\n"
-              "    x = np.asarray(x, float)\n    k = np.asarray(kernel, float)\n"
-              "    fh, fw, cin, cout = k.shape\n"
-              "    if padding == 'same':\n"
-              "        ph, pw = fh - 1, fw - 1\n"
-              "        x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))\n"
-              "    n, h, w, _ = x.shape\n"
-              "    oh, ow = (h - fh) // stride + 1, (w - fw) // stride + 1\n"
-              "    out = np.zeros((n, oh, ow, cout))\n"
-              "    for i in range(oh):\n        for j in range(ow):\n"
-              "            patch = x[:, i * stride:i * stride + fh, j * stride:j * stride + fw, :]\n"
-              "            out[:, i, j, :] = np.tensordot(patch, k, axes=([1, 2, 3], [0, 1, 2]))\n"
-              "    if bias is not None:\n        out += np.asarray(bias)\n    return out\n",
-}, {
-    "conv_output_size": "def conv_output_size(n, f, padding=0, stride=1):\n"
-                        "    size = n - f + 2 * padding\n    assert size >= 0, 'the kernel does not fit'\n"
-                        "    return 1 + size // stride\n",
-    "conv2d": "def conv2d(x, kernel, bias=None, stride=1, padding='valid'):\n"
-              "    images = np.array(x, dtype=np.float64)\n"
-              "    rows, cols = kernel.shape[:2]\n"
-              "    if padding == 'same':\n"
-              "        top, left = (rows - 1) // 2, (cols - 1) // 2\n"
-              "        images = np.pad(images, [(0, 0), (top, rows - 1 - top), (left, cols - 1 - left), (0, 0)])\n"
-              "    windows = np.lib.stride_tricks.sliding_window_view(images, (rows, cols), axis=(1, 2))\n"
-              "    windows = windows[:, ::stride, ::stride]\n"
-              "    result = np.einsum('bhwcij,ijco->bhwo', windows, kernel)\n"
-              "    return result if bias is None else result + bias\n",
-}]
+INDEPENDENT = [
+    {
+        "conv_output_size": "def conv_output_size(n, f, padding=0, stride=1):\n"
+        "    if (n + 2 * padding - f) < 0:\n        raise ValueError('filter larger than input')\n"
+        "    return (n + 2 * padding - f) // stride + 1\n",
+        "conv2d": "def conv2d(x, kernel, bias=None, stride=1, padding='valid'):\n"
+        "    x = np.asarray(x, float)\n    k = np.asarray(kernel, float)\n"
+        "    fh, fw, cin, cout = k.shape\n"
+        "    if padding == 'same':\n"
+        "        ph, pw = fh - 1, fw - 1\n"
+        "        x = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))\n"
+        "    n, h, w, _ = x.shape\n"
+        "    oh, ow = (h - fh) // stride + 1, (w - fw) // stride + 1\n"
+        "    out = np.zeros((n, oh, ow, cout))\n"
+        "    for i in range(oh):\n        for j in range(ow):\n"
+        "            patch = x[:, i * stride:i * stride + fh, j * stride:j * stride + fw, :]\n"
+        "            out[:, i, j, :] = np.tensordot(patch, k, axes=([1, 2, 3], [0, 1, 2]))\n"
+        "    if bias is not None:\n        out += np.asarray(bias)\n    return out\n",
+    },
+    {
+        "conv_output_size": "def conv_output_size(n, f, padding=0, stride=1):\n"
+        "    size = n - f + 2 * padding\n    assert size >= 0, 'the kernel does not fit'\n"
+        "    return 1 + size // stride\n",
+        "conv2d": "def conv2d(x, kernel, bias=None, stride=1, padding='valid'):\n"
+        "    images = np.array(x, dtype=np.float64)\n"
+        "    rows, cols = kernel.shape[:2]\n"
+        "    if padding == 'same':\n"
+        "        top, left = (rows - 1) // 2, (cols - 1) // 2\n"
+        "        images = np.pad(images, [(0, 0), (top, rows - 1 - top), (left, cols - 1 - left), (0, 0)])\n"
+        "    windows = np.lib.stride_tricks.sliding_window_view(images, (rows, cols), axis=(1, 2))\n"
+        "    windows = windows[:, ::stride, ::stride]\n"
+        "    result = np.einsum('bhwcij,ijco->bhwo', windows, kernel)\n"
+        "    return result if bias is None else result + bias\n",
+    },
+]
 
 
 def _student(release, answers: dict):
@@ -247,16 +271,21 @@ def test_similarity_ranks_planted_copies_first_and_leaves_independent_work_low(t
     release = notebooks.read(course.release(LESSON_08))
     base, other = INDEPENDENT
     copied = {k: _renamed_and_reordered(v) for k, v in base.items()}
-    reordered = {"conv_output_size": base["conv2d"], "conv2d": base["conv_output_size"]}   # functions swapped
-    class_ = {"ann": _student(release, base), "ben": _student(release, other),
-              "cat": _student(release, copied), "dan": _student(release, reordered),
-              "eve": release,                                  # handed in the release untouched
-              "fay": _student(release, base)}                  # ann's answers, character for character
+    reordered = {"conv_output_size": base["conv2d"], "conv2d": base["conv_output_size"]}  # functions swapped
+    class_ = {
+        "ann": _student(release, base),
+        "ben": _student(release, other),
+        "cat": _student(release, copied),
+        "dan": _student(release, reordered),
+        "eve": release,  # handed in the release untouched
+        "fay": _student(release, base),
+    }  # ann's answers, character for character
     pairs = similarity.compare(class_, release)
     copies = ("ann", "cat", "dan", "fay")
     top = {frozenset((p.a, p.b)) for p in pairs[:6]}
-    assert top == {frozenset((a, b)) for i, a in enumerate(copies) for b in copies[i + 1:]}, \
-        [(p.a, p.b, round(p.score, 2)) for p in pairs]
+    assert top == {frozenset((a, b)) for i, a in enumerate(copies) for b in copies[i + 1 :]}, [
+        (p.a, p.b, round(p.score, 2)) for p in pairs
+    ]
     assert all(p.score > 0.9 for p in pairs[:6]) and pairs[0].score == 1.0
     independent = next(p for p in pairs if {p.a, p.b} == {"ann", "ben"})
     assert independent.score < 0.3
@@ -281,14 +310,31 @@ def test_a_semester_in_miniature_on_the_tiny_course(tiny_root, tmp_path):
     the release of hidden-test results, a Canvas file and a similarity report."""
     assert course_cmd("release", cwd=tiny_root).returncode == 0
     subs, workspace = samples.write_samples("00-tiny", tmp_path / "subs"), tmp_path / "ws"
-    shutil.copytree(subs / "alice", subs / "dave")            # dave hands in alice's notebook, late
-    (subs / "timestamps.csv").write_text("student_id,submitted_at\nalice,2027-03-01 22:00\n"
-                                         "carol,2027-03-02 00:04\ndave,2027-03-03 08:00\n")
+    shutil.copytree(subs / "alice", subs / "dave")  # dave hands in alice's notebook, late
+    (subs / "timestamps.csv").write_text(
+        "student_id,submitted_at\nalice,2027-03-01 22:00\ncarol,2027-03-02 00:04\ndave,2027-03-03 08:00\n"
+    )
     (subs / "bob" / "timestamp.txt").write_text("2027-03-02 10:00:00.000000 UTC")
     (tmp_path / "ext.csv").write_text("student_id,due\nbob,2027-03-03 23:59\n")
-    done = course_cmd("grade", "00", "--submissions", str(subs), "--workspace", str(workspace),
-                      "--due", DUE, "--grace", "5", "--late-policy", "per-day:20", "--extensions",
-                      str(tmp_path / "ext.csv"), "--results", "after-due", cwd=tiny_root)
+    done = course_cmd(
+        "grade",
+        "00",
+        "--submissions",
+        str(subs),
+        "--workspace",
+        str(workspace),
+        "--due",
+        DUE,
+        "--grace",
+        "5",
+        "--late-policy",
+        "per-day:20",
+        "--extensions",
+        str(tmp_path / "ext.csv"),
+        "--results",
+        "after-due",
+        cwd=tiny_root,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "submission times found for 4 of 4" in done.stdout
     out = workspace / "reports" / "00-tiny"
@@ -312,8 +358,19 @@ def test_a_semester_in_miniature_on_the_tiny_course(tiny_root, tmp_path):
 
     roster = tmp_path / "roster.csv"
     roster.write_text("student_id,name,canvas_id\nalice,Alice,1\nbob,Bob,2\ncarol,Carol,3\nerin,Erin,5\n")
-    exported = course_cmd("export", "00", "--format", "canvas", "--roster", str(roster), "--workspace",
-                          str(workspace), "--out", str(tmp_path / "canvas.csv"), cwd=tiny_root)
+    exported = course_cmd(
+        "export",
+        "00",
+        "--format",
+        "canvas",
+        "--roster",
+        str(roster),
+        "--workspace",
+        str(workspace),
+        "--out",
+        str(tmp_path / "canvas.csv"),
+        cwd=tiny_root,
+    )
     assert exported.returncode == 0, exported.stderr
     lines = list(csv.reader(open(tmp_path / "canvas.csv")))
     assert lines[0][-1] == "00-tiny" and lines[1][-1] == "6"

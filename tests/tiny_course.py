@@ -4,6 +4,7 @@
 the process that has nothing but NumPy. Each test cell is worth the points its hidden
 tests (grading.py) decide.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -16,8 +17,14 @@ LESSON = "00-tiny"
 
 
 def _meta(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
-    meta = {"grade_id": grade_id, "solution": solution, "grade": grade, "locked": locked,
-            "schema_version": 3, "task": False}
+    meta = {
+        "grade_id": grade_id,
+        "solution": solution,
+        "grade": grade,
+        "locked": locked,
+        "schema_version": 3,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -28,15 +35,21 @@ def notebook() -> nbformat.NotebookNode:
         new_markdown_cell("# Tiny lesson"),
         new_code_cell("import numpy as np\nfrom course_lib import checks"),
         new_code_cell(
-            "def double(x):\n    \"\"\"Return 2 * x.\"\"\"\n    ### BEGIN SOLUTION\n    return 2 * np.asarray(x)\n    ### END SOLUTION",
-            metadata=_meta("double", solution=True)),
-        new_code_cell("checks.check_close(checks.call(double, 3), 6)",
-                      metadata=_meta("test_double", grade=True, locked=True, points=2)),
+            'def double(x):\n    """Return 2 * x."""\n    ### BEGIN SOLUTION\n    return 2 * np.asarray(x)\n    ### END SOLUTION',
+            metadata=_meta("double", solution=True),
+        ),
         new_code_cell(
-            "def square(x):\n    \"\"\"Return x ** 2.\"\"\"\n    ### BEGIN SOLUTION\n    return np.asarray(x) ** 2\n    ### END SOLUTION",
-            metadata=_meta("square", solution=True)),
-        new_code_cell("checks.check_close(checks.call(square, 3), 9)",
-                      metadata=_meta("test_square", grade=True, locked=True, points=3)),
+            "checks.check_close(checks.call(double, 3), 6)",
+            metadata=_meta("test_double", grade=True, locked=True, points=2),
+        ),
+        new_code_cell(
+            'def square(x):\n    """Return x ** 2."""\n    ### BEGIN SOLUTION\n    return np.asarray(x) ** 2\n    ### END SOLUTION',
+            metadata=_meta("square", solution=True),
+        ),
+        new_code_cell(
+            "checks.check_close(checks.call(square, 3), 9)",
+            metadata=_meta("test_square", grade=True, locked=True, points=3),
+        ),
         new_code_cell("from course_lib import runtime\nruntime.record('tiny_metric', 0.5, target=0.4)"),
         new_markdown_cell("Why square? Because $x^2 \\ge 0$ for every $x$, and $$\\frac{d}{dx} x^2 = 2x$$"),
         new_markdown_cell("Because the lesson says so.", metadata=_meta("why", solution=True, grade=True, points=1)),
@@ -46,7 +59,7 @@ def notebook() -> nbformat.NotebookNode:
     return nb
 
 
-HIDDEN_TESTS = '''\
+HIDDEN_TESTS = """\
 import numpy as np
 
 from autograder.hidden import close, test
@@ -63,7 +76,7 @@ def double_on_new_inputs(student, rng):
 def square_on_new_inputs(student, rng):
     x = rng.integers(-9, 9, size=6)
     close(student.call("square", x), x ** 2, "square on random integers")
-'''
+"""
 
 
 def make(root: Path) -> Path:
@@ -75,7 +88,8 @@ def make(root: Path) -> Path:
     (root / "solutions" / LESSON / "grading.py").write_text(HIDDEN_TESTS)
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.source_directory = 'solutions'\n"
-        "c.CourseDirectory.release_directory = 'lessons'\n")
+        "c.CourseDirectory.release_directory = 'lessons'\n"
+    )
     for name in ("requirements.txt", "environment.yml"):
         shutil.copyfile(Path(__file__).resolve().parent.parent / name, root / name)
     return root

@@ -6,12 +6,12 @@ cannot cross the channel, so small drivers build those functions from data insid
 student's process and return what the student's code made of them. References are
 NumPy written here and Keras's own SGD optimizer and automatic differentiation.
 """
+
 import keras
 import numpy as np
 
 from autograder.hidden import close, driver, shape, test, true
 from autograder.student import Ref
-
 
 # ------------------------------------------------------------------ gradient descent
 
@@ -68,7 +68,7 @@ def _path(student, what, matrix, target, w0, lr, steps, **kwargs):
 
 @test("test_gradient_descent", numpy_only=True)
 def descent_on_the_lessons_examples(student, rng):
-    one_d = ([[2.0]], [3.0])   # grad_1d: 2 (w - 3)
+    one_d = ([[2.0]], [3.0])  # grad_1d: 2 (w - 3)
     path = _path(student, "gradient_descent(grad_1d, 0.0, 0.1, 3)", *one_d, 0.0, 0.1, 3)["path"]
     shape(path, (4, 1), "gradient_descent(grad_1d, 0.0, 0.1, 3) (every point, the start included, one row each)")
     close(np.asarray(path)[:, 0], [0.0, 0.6, 1.08, 1.464], "plain gradient descent on (w - 3)**2")
@@ -79,20 +79,30 @@ def descent_on_the_lessons_examples(student, rng):
     ravine = np.array([1.0, 25.0])
     path = _path(student, "the ravine", ravine, np.zeros(2), [-9.0, 1.5], 0.03, 5)["path"]
     shape(path, (6, 2), "the trajectory on the ravine")
-    close(path, _descent(ravine, np.zeros(2), [-9.0, 1.5], 0.03, 5), "the trajectory on the ravine", rtol=1e-8,
-          atol=1e-10)
+    close(
+        path, _descent(ravine, np.zeros(2), [-9.0, 1.5], 0.03, 5), "the trajectory on the ravine", rtol=1e-8, atol=1e-10
+    )
     path = _path(student, "a scalar start", 2.0, 0.0, 5.0, 0.25, 4)["path"]
     close(path, [[5.0], [2.5], [1.25], [0.625], [0.3125]], "a scalar start (gradient 2 w from w0 = 5.0)")
     start = rng.normal(size=2)
     reply = _path(student, "a start array", 1.0, 0.0, start.copy(), 0.5, 3, momentum=0.9)
-    close(reply["start"], start, "the caller's starting array after gradient_descent (do not modify w0 in place)",
-          rtol=0, atol=0)
+    close(
+        reply["start"],
+        start,
+        "the caller's starting array after gradient_descent (do not modify w0 in place)",
+        rtol=0,
+        atol=0,
+    )
 
 
 @test("test_gradient_descent", numpy_only=True)
 def descent_matches_numpy_and_keras_sgd(student, rng):
-    for n, steps, lr, decay, beta in [(3, 25, 0.05, 0.0, 0.0), (4, 30, 0.04, 0.05, 0.9), (2, 15, 0.1, 0.2, 0.5),
-                                      (1, 10, 0.3, 0.0, 0.7)]:
+    for n, steps, lr, decay, beta in [
+        (3, 25, 0.05, 0.0, 0.0),
+        (4, 30, 0.04, 0.05, 0.9),
+        (2, 15, 0.1, 0.2, 0.5),
+        (1, 10, 0.3, 0.0, 0.7),
+    ]:
         m = rng.normal(size=(n, n))
         a = m @ m.T / n + np.eye(n)
         target = rng.normal(size=n)
@@ -100,8 +110,13 @@ def descent_matches_numpy_and_keras_sgd(student, rng):
         what = f"the trajectory on a random quadratic (n={n}, lr={lr}, decay={decay}, momentum={beta})"
         got = _path(student, what, a, target, w0, lr, steps, decay=decay, momentum=beta)["path"]
         close(got, _descent(a, target, w0, lr, steps, decay, beta), what, rtol=1e-8, atol=1e-10)
-        close(got, _keras_descent(a, target, w0, lr, steps, decay, beta),
-              f"{what}, compared with keras.optimizers.SGD and InverseTimeDecay", rtol=1e-4, atol=1e-4)
+        close(
+            got,
+            _keras_descent(a, target, w0, lr, steps, decay, beta),
+            f"{what}, compared with keras.optimizers.SGD and InverseTimeDecay",
+            rtol=1e-4,
+            atol=1e-4,
+        )
 
 
 # --------------------------------------------------------------------- the backward pass
@@ -118,8 +133,9 @@ def _keras_gradients(x, y, params):
     """Gradients from Keras: one SGD(learning_rate=1.0) step changes each weight by minus its gradient."""
     d, m = params["W1"].shape
     k = params["W2"].shape[1]
-    model = keras.Sequential([keras.Input(shape=(d,)), keras.layers.Dense(m, activation="tanh"),
-                              keras.layers.Dense(k, activation="sigmoid")])
+    model = keras.Sequential(
+        [keras.Input(shape=(d,)), keras.layers.Dense(m, activation="tanh"), keras.layers.Dense(k, activation="sigmoid")]
+    )
     order = ["W1", "b1", "W2", "b2"]
     model.set_weights([params[name].astype("float32") for name in order])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="binary_crossentropy")
@@ -131,7 +147,7 @@ def _numpy_gradients(x, y, params):
     hidden = np.tanh(x @ params["W1"] + params["b1"])
     p = 1 / (1 + np.exp(-(hidden @ params["W2"] + params["b2"])))
     g2 = (p - y) / y.size
-    g1 = (g2 @ params["W2"].T) * (1 - hidden ** 2)
+    g1 = (g2 @ params["W2"].T) * (1 - hidden**2)
     return {"dW1": x.T @ g1, "db1": g1.sum(0), "dW2": hidden.T @ g2, "db2": g2.sum(0)}
 
 
@@ -156,18 +172,28 @@ def backward_on_the_symmetric_example(student, rng):
     tiny = {"W1": np.array([[0.5, -0.5]]), "b1": np.zeros(2), "W2": np.array([[1.0], [1.0]]), "b2": np.zeros(1)}
     grads = _gradients(student, "the symmetric example", np.array([[1.0], [-1.0]]), np.array([[1.0], [0.0]]), tiny)
     close(grads["db2"], [0.0], "db2 for the symmetric example")
-    close(grads["dW2"], [[-0.2310586], [0.2310586]], "dW2 for the symmetric example (dW2 = H.T @ dZ2, "
-          "dZ2 = (P - Y) / Y.size)")
+    close(
+        grads["dW2"],
+        [[-0.2310586], [0.2310586]],
+        "dW2 for the symmetric example (dW2 = H.T @ dZ2, dZ2 = (P - Y) / Y.size)",
+    )
     close(grads["dW1"], [[-0.3932239, -0.3932239]], "dW1 for the symmetric example (multiply by 1 - H**2 through tanh)")
-    close(grads["db1"], _numpy_gradients(np.array([[1.0], [-1.0]]), np.array([[1.0], [0.0]]), tiny)["db1"],
-          "db1 for the symmetric example")
+    close(
+        grads["db1"],
+        _numpy_gradients(np.array([[1.0], [-1.0]]), np.array([[1.0], [0.0]]), tiny)["db1"],
+        "db1 for the symmetric example",
+    )
 
 
 @test("test_backward", numpy_only=True)
 def backward_matches_keras(student, rng):
     for n, d, m, k in [(16, 3, 5, 1), (9, 4, 3, 2), (1, 2, 6, 3)]:
-        params = {"W1": rng.normal(size=(d, m)) * 1.5 * np.sqrt(2.0 / (d + m)), "b1": rng.normal(size=m) * 0.3,
-                  "W2": rng.normal(size=(m, k)) * 1.5 * np.sqrt(2.0 / (m + k)), "b2": rng.normal(size=k) * 0.3}
+        params = {
+            "W1": rng.normal(size=(d, m)) * 1.5 * np.sqrt(2.0 / (d + m)),
+            "b1": rng.normal(size=m) * 0.3,
+            "W2": rng.normal(size=(m, k)) * 1.5 * np.sqrt(2.0 / (m + k)),
+            "b2": rng.normal(size=k) * 0.3,
+        }
         x = rng.normal(size=(n, d))
         y = rng.integers(0, 2, size=(n, k)).astype(float)
         what = f"a {d} -> {m} -> {k} network on {n} samples"
@@ -190,22 +216,25 @@ def differentiate(numerical_gradient, kind, w, a=None, **kwargs):
     import numpy as np
 
     if kind == "square":
+
         def f(v):
-            return float(np.sum(v ** 2))
+            return float(np.sum(v**2))
     elif kind == "cube":
+
         def f(v):
-            return float(np.sum(v ** 3))
+            return float(np.sum(v**3))
     else:
         a = np.asarray(a, dtype=float)
 
         def f(v):
-            return float(np.sum(np.sin(a * v)) + np.sum(v ** 2) ** 1.5)
+            return float(np.sum(np.sin(a * v)) + np.sum(v**2) ** 1.5)
+
     grad = numerical_gradient(f, w, **kwargs)
     return {"grad": grad, "w": w}
 
 
 def _sin_norm(a, v):
-    return float(np.sum(np.sin(a * v)) + np.sum(v ** 2) ** 1.5)
+    return float(np.sum(np.sin(a * v)) + np.sum(v**2) ** 1.5)
 
 
 @test("test_numerical_gradient", numpy_only=True)
@@ -216,8 +245,13 @@ def numerical_gradient_on_the_lessons_examples(student, rng):
     close(got, [2.0, -4.0, 1.0], "numerical_gradient of sum(w**2) at [1, -2, 0.5]", rtol=1e-6)
     close(reply["w"], point, "w after numerical_gradient (put each element back)", rtol=0, atol=0)
     reply = student.run(differentiate, Ref("numerical_gradient"), "cube", np.array([[1.0, 2.0]]), h=1e-3)
-    close(reply["grad"], [[3.000001, 12.000001]], "numerical_gradient of sum(w**3) with h=1e-3 (use the central "
-          "difference (f(w+h) - f(w-h)) / 2h, not a one-sided one)", rtol=1e-9)
+    close(
+        reply["grad"],
+        [[3.000001, 12.000001]],
+        "numerical_gradient of sum(w**3) with h=1e-3 (use the central "
+        "difference (f(w+h) - f(w-h)) / 2h, not a one-sided one)",
+        rtol=1e-9,
+    )
 
 
 @test("test_numerical_gradient", numpy_only=True)
@@ -226,7 +260,7 @@ def numerical_gradient_on_random_functions(student, rng):
         a = rng.normal(size=size)
         w = rng.normal(size=size)
         reply = student.run(differentiate, Ref("numerical_gradient"), "sin_norm", w.copy(), a)
-        exact = a * np.cos(a * w) + 3.0 * np.sqrt(np.sum(w ** 2)) * w
+        exact = a * np.cos(a * w) + 3.0 * np.sqrt(np.sum(w**2)) * w
         close(reply["grad"], exact, f"numerical_gradient of a smooth function on shape {size}", rtol=1e-6, atol=1e-8)
         close(reply["w"], w, f"w after numerical_gradient on shape {size}", rtol=0, atol=0)
         h = 0.1

@@ -5,12 +5,12 @@ Handle; the callback and the losses are used there by drivers (calling the callb
 on a small compiled model as `fit` would, training with the losses) that return data only.
 Every value is judged here, against the formulas and Keras's InverseTimeDecay.
 """
+
 import keras
 import numpy as np
 
 from autograder.hidden import close, driver, equal, integer, number, shape, test, true
 from autograder.student import Handle, Ref
-
 
 # ----------------------------------------------------------------- exercise 1: a scheduler function
 
@@ -35,33 +35,51 @@ def drive_scheduler(schedule, lr0, epochs):
 
 def _schedule(student, lr0, decay):
     schedule = student.call("make_inverse_time_schedule", lr0, decay)
-    true(isinstance(schedule, Handle), "make_inverse_time_schedule should return a function "
-         "(define schedule(epoch, lr) inside it and return it)")
+    true(
+        isinstance(schedule, Handle),
+        "make_inverse_time_schedule should return a function (define schedule(epoch, lr) inside it and return it)",
+    )
     return schedule
 
 
 @test("test_scheduler")
 def schedule_is_inverse_time_decay(student, rng):
     schedule = _schedule(student, 0.1, 0.5)
-    close([number(student.call(schedule, e, 0.1), f"schedule({e}, 0.1)") for e in range(4)],
-          [0.1, 0.0666667, 0.05, 0.04], "make_inverse_time_schedule(0.1, 0.5) for epochs 0..3")
+    close(
+        [number(student.call(schedule, e, 0.1), f"schedule({e}, 0.1)") for e in range(4)],
+        [0.1, 0.0666667, 0.05, 0.04],
+        "make_inverse_time_schedule(0.1, 0.5) for epochs 0..3",
+    )
     close(student.call(_schedule(student, 0.01, 0.0), 10, 0.01), 0.01, "decay 0 keeps the rate")
     epochs = [0, 1, 2, 7, 30]
-    for lr0, decay in [(0.2, 0.1), (1e-3, 1.0), (0.05, 0.0), (0.5, 0.37),
-                       (float(rng.uniform(1e-4, 1.0)), float(rng.uniform(0.0, 2.0)))]:
+    for lr0, decay in [
+        (0.2, 0.1),
+        (1e-3, 1.0),
+        (0.05, 0.0),
+        (0.5, 0.37),
+        (float(rng.uniform(1e-4, 1.0)), float(rng.uniform(0.0, 2.0))),
+    ]:
         schedule = _schedule(student, lr0, decay)
         reference = keras.optimizers.schedules.InverseTimeDecay(lr0, decay_steps=1, decay_rate=decay)
         case = f"make_inverse_time_schedule({lr0:.4g}, {decay:.4g})"
         for epoch in epochs:
             value = number(student.call(schedule, epoch, 123.0), f"{case}: schedule({epoch}, lr)")  # lr must not matter
             close(value, lr0 / (1 + decay * epoch), f"{case}: schedule({epoch}, lr)", rtol=1e-9)
-            close(value, float(keras.ops.convert_to_numpy(reference(epoch))), f"{case}: schedule({epoch}, lr) "
-                  "vs keras InverseTimeDecay", rtol=1e-5)
+            close(
+                value,
+                float(keras.ops.convert_to_numpy(reference(epoch))),
+                f"{case}: schedule({epoch}, lr) vs keras InverseTimeDecay",
+                rtol=1e-5,
+            )
         reply = student.run(drive_scheduler, schedule, lr0, epochs)
         true(all(reply["floats"]), f"{case}: schedule(epoch, lr) should return a Python float")
         # driven through the real callback, with no training
-        close(reply["rates"], [lr0 / (1 + decay * epoch) for epoch in range(4)],
-              f"{case}: the optimizer's rate at epochs 0..3 via LearningRateScheduler", rtol=1e-5)
+        close(
+            reply["rates"],
+            [lr0 / (1 + decay * epoch) for epoch in range(4)],
+            f"{case}: the optimizer's rate at epochs 0..3 via LearningRateScheduler",
+            rtol=1e-5,
+        )
 
 
 # ---------------------------------------------------------------- exercise 2: a callback of your own
@@ -96,8 +114,15 @@ def drive_stopper(TargetStopper, init_kwargs, runs):
                 break
         stopper.on_train_end()
         rates = list(stopper.learning_rates)
-        out.append({"stop_training": bool(model.stop_training), "stopped_epoch": stopper.stopped_epoch,
-                    "epochs": epochs, "learning_rates": rates, "floats": [isinstance(r, float) for r in rates]})
+        out.append(
+            {
+                "stop_training": bool(model.stop_training),
+                "stopped_epoch": stopper.stopped_epoch,
+                "epochs": epochs,
+                "learning_rates": rates,
+                "floats": [isinstance(r, float) for r in rates],
+            }
+        )
     return out
 
 
@@ -111,10 +136,14 @@ def fit_with_stopper(TargetStopper, init_kwargs, epochs):
     model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
     stopper = TargetStopper(**init_kwargs)
-    history = model.fit(np.ones((8, 3), "float32"), np.zeros((8, 2), "float32"), epochs=epochs, verbose=0,
-                        callbacks=[stopper])
-    return {"epochs_run": len(history.history["loss"]), "learning_rates": list(stopper.learning_rates),
-            "stopped_epoch": stopper.stopped_epoch}
+    history = model.fit(
+        np.ones((8, 3), "float32"), np.zeros((8, 2), "float32"), epochs=epochs, verbose=0, callbacks=[stopper]
+    )
+    return {
+        "epochs_run": len(history.history["loss"]),
+        "learning_rates": list(stopper.learning_rates),
+        "stopped_epoch": stopper.stopped_epoch,
+    }
 
 
 def _run(lr, logs, rates=None):
@@ -131,36 +160,60 @@ def _stopped(got, expected, what):
 @test("test_target_stopper")
 def target_stopper_stops_and_records(student, rng):
     # the visible cases: mode "max" on val_accuracy, then the same object in a second run without the key
-    first, second = student.run(drive_stopper, Ref("TargetStopper"), {"monitor": "val_accuracy", "target": 0.8}, [
-        _run(0.01, [{"val_accuracy": 0.5}, {"val_accuracy": 0.79}, {"val_accuracy": 0.81}, {"val_accuracy": 0.9}]),
-        _run(0.05, [{"val_loss": 0.3}, {"val_loss": 0.2}])])
+    first, second = student.run(
+        drive_stopper,
+        Ref("TargetStopper"),
+        {"monitor": "val_accuracy", "target": 0.8},
+        [
+            _run(0.01, [{"val_accuracy": 0.5}, {"val_accuracy": 0.79}, {"val_accuracy": 0.81}, {"val_accuracy": 0.9}]),
+            _run(0.05, [{"val_loss": 0.3}, {"val_loss": 0.2}]),
+        ],
+    )
     true(first["stop_training"], "TargetStopper should set self.model.stop_training = True when the target is reached")
     _stopped(first["stopped_epoch"], 2, "stopped_epoch with val_accuracy 0.5, 0.79, 0.81, 0.9 and target 0.8")
     close(first["learning_rates"], [0.01, 0.01, 0.01], "learning_rates of that run (append the rate every epoch)")
-    _stopped(second["stopped_epoch"], None, "a second run where the monitored key is missing (reset it in "
-             "on_train_begin; do not stop without the monitored value)")
-    close(second["learning_rates"], [0.05, 0.05], "learning_rates in a second run (start a fresh list in on_train_begin)")
+    _stopped(
+        second["stopped_epoch"],
+        None,
+        "a second run where the monitored key is missing (reset it in "
+        "on_train_begin; do not stop without the monitored value)",
+    )
+    close(
+        second["learning_rates"], [0.05, 0.05], "learning_rates in a second run (start a fresh list in on_train_begin)"
+    )
 
     # mode="min" on a loss, with a learning rate that changes between epochs
     values = [0.9, 0.5, 0.3, 0.25, 0.1]
     rates = [0.1 / (1 + epoch) for epoch in range(len(values))]
-    run, = student.run(drive_stopper, Ref("TargetStopper"), {"monitor": "val_loss", "target": 0.25, "mode": "min"},
-                       [_run(0.1, [{"val_loss": v, "loss": v / 2} for v in values], rates)])
+    (run,) = student.run(
+        drive_stopper,
+        Ref("TargetStopper"),
+        {"monitor": "val_loss", "target": 0.25, "mode": "min"},
+        [_run(0.1, [{"val_loss": v, "loss": v / 2} for v in values], rates)],
+    )
     _stopped(run["stopped_epoch"], 3, "stopped_epoch with mode='min' (0.25 <= 0.25 at epoch 3)")
     true(run["stop_training"], "with mode='min', reaching the target should set stop_training")
     close(run["learning_rates"], rates[:4], "learning_rates as the rate changes", rtol=1e-5)
     true(all(run["floats"]), "learning_rates should hold Python floats")
 
     # a target never reached: no stop, one rate per epoch
-    run, = student.run(drive_stopper, Ref("TargetStopper"), {"monitor": "accuracy", "target": 0.99},
-                       [_run(0.02, [{"accuracy": a} for a in [0.5, 0.6, 0.7, 0.8, 0.98]])])
+    (run,) = student.run(
+        drive_stopper,
+        Ref("TargetStopper"),
+        {"monitor": "accuracy", "target": 0.99},
+        [_run(0.02, [{"accuracy": a} for a in [0.5, 0.6, 0.7, 0.8, 0.98]])],
+    )
     true(not run["stop_training"], "a target never reached must not stop training")
     _stopped(run["stopped_epoch"], None, "a target never reached")
     equal(len(run["learning_rates"]), 5, "the number of recorded rates in 5 epochs")
 
     # exactly at the target with mode max
-    run, = student.run(drive_stopper, Ref("TargetStopper"), {"monitor": "val_accuracy", "target": 0.75},
-                       [_run(0.01, [{"val_accuracy": 0.75}, {"val_accuracy": 0.9}])])
+    (run,) = student.run(
+        drive_stopper,
+        Ref("TargetStopper"),
+        {"monitor": "val_accuracy", "target": 0.75},
+        [_run(0.01, [{"val_accuracy": 0.75}, {"val_accuracy": 0.9}])],
+    )
     _stopped(run["stopped_epoch"], 0, "reaching the target exactly counts (>=)")
 
     # new targets and values: the first epoch that reaches the target, in both modes
@@ -172,8 +225,12 @@ def target_stopper_stops_and_records(student, rng):
         series = target - far if mode == "max" else target + far
         series[reach:] = target + far[reach:] * (1 if mode == "max" else -1)
         lr = float(rng.uniform(0.001, 0.1))
-        run, = student.run(drive_stopper, Ref("TargetStopper"), {"monitor": "val_metric", "target": target, "mode": mode},
-                           [_run(lr, [{"val_metric": float(v), "other": 0.0} for v in series])])
+        (run,) = student.run(
+            drive_stopper,
+            Ref("TargetStopper"),
+            {"monitor": "val_metric", "target": target, "mode": mode},
+            [_run(lr, [{"val_metric": float(v), "other": 0.0} for v in series])],
+        )
         what = f"mode={mode!r}, a random series first reaching the target at epoch {reach}"
         true(run["stop_training"], f"{what}: training should stop")
         _stopped(run["stopped_epoch"], reach, f"{what}: stopped_epoch")
@@ -232,42 +289,80 @@ def cost_profit_loss_per_sample(student, rng):
     juice = _loss_handle(student, 1.0, 9.0)
     y_true = np.array([[10.0, 10.0], [5.0, 5.0]], dtype="float32")
     y_pred = np.array([[12.0, 7.0], [5.0, 5.0]], dtype="float32")
-    close(student.call(juice, y_true, y_pred), [(2 * 1 + 3 * 9) / 2, 0.0],
-          "the cost/profit loss per sample of the example (one value per sample: average over the last axis)")
-    for cost, profit, shape_ in [(1.0, 9.0, (6, 3)), (2.5, 0.5, (4, 1)), (0.3, 3.0, (5, 7)),
-                                 (float(rng.uniform(0.1, 5)), float(rng.uniform(0.1, 5)),
-                                  (int(rng.integers(1, 9)), int(rng.integers(1, 9))))]:
+    close(
+        student.call(juice, y_true, y_pred),
+        [(2 * 1 + 3 * 9) / 2, 0.0],
+        "the cost/profit loss per sample of the example (one value per sample: average over the last axis)",
+    )
+    for cost, profit, shape_ in [
+        (1.0, 9.0, (6, 3)),
+        (2.5, 0.5, (4, 1)),
+        (0.3, 3.0, (5, 7)),
+        (float(rng.uniform(0.1, 5)), float(rng.uniform(0.1, 5)), (int(rng.integers(1, 9)), int(rng.integers(1, 9)))),
+    ]:
         loss = _loss_handle(student, cost, profit)
         yt = rng.uniform(0, 50, size=shape_).astype("float32")
         yp = (yt + rng.normal(0, 10, size=shape_)).astype("float32")
         case = f"cost/profit loss (cost={cost:.3g}, profit={profit:.3g}) on {shape_}"
-        close(shape(student.run(on_tensors, loss, yt, yp), shape_[:1], case), _cost_profit(yt, yp, cost, profit), case,
-              rtol=1e-4, atol=1e-4)
+        close(
+            shape(student.run(on_tensors, loss, yt, yp), shape_[:1], case),
+            _cost_profit(yt, yp, cost, profit),
+            case,
+            rtol=1e-4,
+            atol=1e-4,
+        )
         yt_int = np.round(yt).astype("int32")
-        close(student.run(on_tensors, loss, yt_int, yp), _cost_profit(yt_int.astype(float), yp, cost, profit),
-              f"{case} with integer targets", rtol=1e-4, atol=1e-4)
+        close(
+            student.run(on_tensors, loss, yt_int, yp),
+            _cost_profit(yt_int.astype(float), yp, cost, profit),
+            f"{case} with integer targets",
+            rtol=1e-4,
+            atol=1e-4,
+        )
 
 
 @test("test_custom_losses")
 def dice_loss_per_sample(student, rng):
     t = np.array([[[1, 1], [0, 0]], [[0, 0], [0, 0]]], dtype="float32")
     p = np.array([[[1, 0.5], [0, 0.5]], [[0, 0], [0, 0]]], dtype="float32")
-    close(student.call("dice_loss", t, p), [1 - (2 * 1.5 + 1) / (2 + 2 + 1), 0.0], "dice_loss per sample of the "
-          "example (sum over all axes but the first; an empty mask predicted empty has loss 0)", rtol=1e-5)
-    for shape_, smooth in [((3, 10), 1.0), ((2, 4, 4, 1), 1.0), ((4, 5, 3), 0.1), ((2, 6), 1e-6),
-                           ((int(rng.integers(1, 6)), int(rng.integers(2, 8)), int(rng.integers(2, 8))),
-                            float(rng.uniform(0.01, 2.0)))]:
+    close(
+        student.call("dice_loss", t, p),
+        [1 - (2 * 1.5 + 1) / (2 + 2 + 1), 0.0],
+        "dice_loss per sample of the "
+        "example (sum over all axes but the first; an empty mask predicted empty has loss 0)",
+        rtol=1e-5,
+    )
+    for shape_, smooth in [
+        ((3, 10), 1.0),
+        ((2, 4, 4, 1), 1.0),
+        ((4, 5, 3), 0.1),
+        ((2, 6), 1e-6),
+        ((int(rng.integers(1, 6)), int(rng.integers(2, 8)), int(rng.integers(2, 8))), float(rng.uniform(0.01, 2.0))),
+    ]:
         yt = (rng.random(shape_) > 0.6).astype("float32")
         yp = rng.random(shape_).astype("float32")
         case = f"dice_loss on {shape_}, smooth={smooth:.3g}"
-        close(shape(student.run(on_tensors, Ref("dice_loss"), yt, yp, smooth=smooth), shape_[:1], case),
-              _dice(yt, yp, smooth), case, rtol=1e-4, atol=1e-5)
+        close(
+            shape(student.run(on_tensors, Ref("dice_loss"), yt, yp, smooth=smooth), shape_[:1], case),
+            _dice(yt, yp, smooth),
+            case,
+            rtol=1e-4,
+            atol=1e-5,
+        )
     perfect = (rng.random((3, 8)) > 0.5).astype("float32")
-    perfect[:, 0] = 1.0                                    # no empty mask: with smooth=0 that would be 0 / 0
-    close(student.call("dice_loss", perfect, perfect, smooth=0.0), np.zeros(3), "dice_loss of a perfect prediction",
-          atol=1e-6)
-    close(student.call("dice_loss", perfect.astype("int32"), perfect, smooth=1.0), np.zeros(3),
-          "dice_loss with integer targets", atol=1e-6)
+    perfect[:, 0] = 1.0  # no empty mask: with smooth=0 that would be 0 / 0
+    close(
+        student.call("dice_loss", perfect, perfect, smooth=0.0),
+        np.zeros(3),
+        "dice_loss of a perfect prediction",
+        atol=1e-6,
+    )
+    close(
+        student.call("dice_loss", perfect.astype("int32"), perfect, smooth=1.0),
+        np.zeros(3),
+        "dice_loss with integer targets",
+        atol=1e-6,
+    )
 
 
 @test("test_custom_losses", seconds=300)
@@ -276,13 +371,17 @@ def losses_train_a_model(student, rng):
     y = rng.integers(0, 2, (16, 2)).astype("float32")
     for name, loss in [("cost/profit", _loss_handle(student, 1.0, 9.0)), ("dice", Ref("dice_loss"))]:
         losses = student.run(train_with_loss, loss, x, y, 2, 1, 1e-3, 32, 0)
-        true(isinstance(losses, list) and len(losses) == 1 and np.isfinite(number(losses[0], f"the {name} loss")),
-             f"training with the {name} loss gave a non-finite loss")
+        true(
+            isinstance(losses, list) and len(losses) == 1 and np.isfinite(number(losses[0], f"the {name} loss")),
+            f"training with the {name} loss gave a non-finite loss",
+        )
     # the gradient flows: a tiny segmentation-like model improves its Dice with this loss (fixed data and seed)
     data = np.random.default_rng(7070)
     x = data.random((64, 6)).astype("float32")
     y = (x[:, :3] > 0.5).astype("float32")
     losses = student.run(train_with_loss, Ref("dice_loss"), x, y, 3, 30, 0.05, 64, 1)
     losses = [number(v, "the dice loss of an epoch") for v in losses]
-    true(losses[-1] < losses[0] - 0.05,
-         "training with dice_loss should lower it; is the loss differentiable (no thresholds)?")
+    true(
+        losses[-1] < losses[0] - 0.05,
+        "training with dice_loss should lower it; is the loss differentiable (no thresholds)?",
+    )

@@ -5,6 +5,7 @@ The builders' models are rebuilt here from their config and weights and inspecte
 run here. The one training (batch normalization against the plain CNN) runs in the
 student's kernel in a driver, with a fixed seed, and is judged here.
 """
+
 import keras
 import numpy as np
 
@@ -60,26 +61,40 @@ def _settings(layer):
 @test("test_build_vgg_style")
 def vgg_style_small_model(student, rng):
     small = student.model("build_vgg_style", (28, 28, 1), 10, ((8, 8), (16,)), dense_units=(32,), dropout=0.5)
-    equal(_types(small), ["Conv2D", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout",
-                          "Dense"], "the layer types of the small model")
-    probabilities = shape(_numpy(small(rng.random((2, 28, 28, 1)).astype("float32"))), (2, 10),
-                          "the output of the small model for 2 images")
+    equal(
+        _types(small),
+        ["Conv2D", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dropout", "Dense"],
+        "the layer types of the small model",
+    )
+    probabilities = shape(
+        _numpy(small(rng.random((2, 28, 28, 1)).astype("float32"))),
+        (2, 10),
+        "the output of the small model for 2 images",
+    )
     close(probabilities.sum(axis=1), [1.0, 1.0], "the sum of each output row", rtol=1e-4)
     equal(small.count_params(), 27282, "the parameter count of the small model")
 
 
 @test("test_build_vgg_style")
 def vgg_style_matches_the_specification(student, rng):
-    configs = [((32, 32, 3), 7, ((4,), (6, 6), (8,)), (), 0.5),
-               ((24, 20, 2), 3, ((5, 5, 5),), (12, 9), 0.25),
-               ((16, 16, 1), 4, ((3,), (3,), (3,), (3,)), (6,), 0.1)]
+    configs = [
+        ((32, 32, 3), 7, ((4,), (6, 6), (8,)), (), 0.5),
+        ((24, 20, 2), 3, ((5, 5, 5),), (12, 9), 0.25),
+        ((16, 16, 1), 4, ((3,), (3,), (3,), (3,)), (6,), 0.1),
+    ]
     for _ in range(3):
         n_blocks = int(rng.integers(1, 4))
-        blocks = tuple(tuple(int(f) for f in rng.integers(2, 9, size=int(rng.integers(1, 4))))
-                       for _ in range(n_blocks))
+        blocks = tuple(tuple(int(f) for f in rng.integers(2, 9, size=int(rng.integers(1, 4)))) for _ in range(n_blocks))
         dense = tuple(int(u) for u in rng.integers(3, 20, size=int(rng.integers(0, 3))))
-        configs.append(((int(rng.integers(16, 30)), int(rng.integers(16, 30)), int(rng.integers(1, 4))),
-                        int(rng.integers(2, 12)), blocks, dense, float(rng.choice([0.2, 0.3, 0.5]))))
+        configs.append(
+            (
+                (int(rng.integers(16, 30)), int(rng.integers(16, 30)), int(rng.integers(1, 4))),
+                int(rng.integers(2, 12)),
+                blocks,
+                dense,
+                float(rng.choice([0.2, 0.3, 0.5])),
+            )
+        )
     for input_shape, classes, blocks, dense, rate in configs:
         what = f"build_vgg_style({input_shape}, {classes}, {blocks}, dense_units={dense}, dropout={rate})"
         got = student.model("build_vgg_style", input_shape, classes, blocks, dense_units=dense, dropout=rate)
@@ -122,12 +137,32 @@ def reference_bn_cnn(filters, momentum):
 @test("test_bn_cnn")
 def bn_cnn_structure(student, rng):
     model = student.model("bn_cnn", (8, 16))
-    equal(_types(model), ["Conv2D", "BatchNormalization", "Activation", "MaxPooling2D",
-                          "Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Flatten", "Dense"],
-          "the layer types of bn_cnn((8, 16))")
-    equal(model.count_params(), plain_cnn((8, 16)).count_params() - (8 + 16) + 4 * (8 + 16),
-          "the parameter count of bn_cnn((8, 16))")
-    shape(_numpy(model(rng.random((2, 28, 28, 1)).astype("float32"))), (2, 10), "the output of bn_cnn((8, 16)) for 2 images")
+    equal(
+        _types(model),
+        [
+            "Conv2D",
+            "BatchNormalization",
+            "Activation",
+            "MaxPooling2D",
+            "Conv2D",
+            "BatchNormalization",
+            "Activation",
+            "MaxPooling2D",
+            "Flatten",
+            "Dense",
+        ],
+        "the layer types of bn_cnn((8, 16))",
+    )
+    equal(
+        model.count_params(),
+        plain_cnn((8, 16)).count_params() - (8 + 16) + 4 * (8 + 16),
+        "the parameter count of bn_cnn((8, 16))",
+    )
+    shape(
+        _numpy(model(rng.random((2, 28, 28, 1)).astype("float32"))),
+        (2, 10),
+        "the output of bn_cnn((8, 16)) for 2 images",
+    )
     for filters, momentum in [((4,), 0.8), ((6, 12, 12, 24), 0.95), ((16, 32, 32), 0.9)]:
         got, want = student.model("bn_cnn", filters, momentum), reference_bn_cnn(filters, momentum)
         what = f"bn_cnn({filters}, momentum={momentum})"
@@ -136,8 +171,11 @@ def bn_cnn_structure(student, rng):
             kind = type(ref).__name__
             _same(tuple(mine.output.shape), tuple(ref.output.shape), f"the output shape of a {kind} in {what}")
             if isinstance(ref, keras.layers.Conv2D):
-                equal((mine.use_bias, mine.padding, tuple(mine.kernel_size)), (False, "same", (3, 3)),
-                      f"(use_bias, padding, kernel_size) of a Conv2D in {what}")
+                equal(
+                    (mine.use_bias, mine.padding, tuple(mine.kernel_size)),
+                    (False, "same", (3, 3)),
+                    f"(use_bias, padding, kernel_size) of a Conv2D in {what}",
+                )
             if isinstance(ref, keras.layers.BatchNormalization):
                 close(mine.momentum, momentum, f"the momentum of a BatchNormalization in {what}")
             if isinstance(ref, keras.layers.Activation):
@@ -151,9 +189,10 @@ def train_plain_and_bn(bn_cnn, seed, start, size, epochs):
     start..start+size; return both accuracies on the first 1,000 test images."""
     import keras
     import numpy as np
+
     from course_lib import datasets
 
-    (x_train, y_train), (x_test, y_test) = datasets.load("fashion_mnist", smoke=True)   # 3,000 + 1,000 images
+    (x_train, y_train), (x_test, y_test) = datasets.load("fashion_mnist", smoke=True)  # 3,000 + 1,000 images
 
     def images(x):
         return (np.asarray(x, dtype="float32") / 255.0)[..., None]
@@ -171,10 +210,18 @@ def train_plain_and_bn(bn_cnn, seed, start, size, epochs):
         keras.utils.set_random_seed(seed)
         model = build()
         keras.utils.set_random_seed(seed)
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit(images(x_train[start:start + size]), y_train[start:start + size], batch_size=32, epochs=epochs,
-                  verbose=0)
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=0.01),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        model.fit(
+            images(x_train[start : start + size]),
+            y_train[start : start + size],
+            batch_size=32,
+            epochs=epochs,
+            verbose=0,
+        )
         return float(model.evaluate(images(x_test[:1000]), y_test[:1000], batch_size=500, verbose=0)[1])
 
     return {"plain": short_run(plain_cnn), "bn": short_run(bn_cnn)}
@@ -184,10 +231,14 @@ def train_plain_and_bn(bn_cnn, seed, start, size, epochs):
 def bn_cnn_beats_the_plain_cnn(student, rng):
     # trained the same way as in the notebook, on other images and another seed: it must clearly beat the plain CNN
     reply = student.run(train_plain_and_bn, Ref("bn_cnn"), 3, 1000, 2000, 3)
-    true(isinstance(reply, dict) and all(isinstance(reply.get(k), float) for k in ("plain", "bn")),
-         "training bn_cnn() did not give an accuracy")
-    true(reply["bn"] >= 0.55 and reply["bn"] >= reply["plain"] + 0.05,
-         f"on another subset, bn_cnn reached {reply['bn']:.1%} against the plain CNN's {reply['plain']:.1%}.")
+    true(
+        isinstance(reply, dict) and all(isinstance(reply.get(k), float) for k in ("plain", "bn")),
+        "training bn_cnn() did not give an accuracy",
+    )
+    true(
+        reply["bn"] >= 0.55 and reply["bn"] >= reply["plain"] + 0.05,
+        f"on another subset, bn_cnn reached {reply['bn']:.1%} against the plain CNN's {reply['plain']:.1%}.",
+    )
 
 
 # ------------------------------------------------------------------------ exercise 3
@@ -205,7 +256,8 @@ def block_model(block, input_shape, filters, stride):
 def _kind(layer) -> str:
     """A layer's role in a residual block: ReLU written either way is one kind."""
     if isinstance(layer, keras.layers.ReLU) or (
-            isinstance(layer, keras.layers.Activation) and layer.activation.__name__ == "relu"):
+        isinstance(layer, keras.layers.Activation) and layer.activation.__name__ == "relu"
+    ):
         return "relu"
     return type(layer).__name__
 
@@ -243,8 +295,9 @@ def _random_weights(model, rng):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.3, c), rng.normal(0, 0.3, c),
-                               rng.uniform(0.5, 2.0, c)])
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, c), rng.normal(0, 0.3, c), rng.normal(0, 0.3, c), rng.uniform(0.5, 2.0, c)]
+            )
         elif layer.weights:
             layer.set_weights([rng.normal(0, 0.3, w.shape) for w in layer.get_weights()])
 
@@ -259,7 +312,10 @@ def reference_block(input_shape, filters, stride, main, shortcut):
     skip = inputs
     layers = [conv1, bn1, conv2, bn2]
     if stride != 1 or input_shape[-1] != filters:
-        projection, bn3 = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False), keras.layers.BatchNormalization()
+        projection, bn3 = (
+            keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False),
+            keras.layers.BatchNormalization(),
+        )
         skip = bn3(projection(inputs))
         layers += [projection, bn3]
     model = keras.Model(inputs, keras.layers.Activation("relu")(keras.layers.Add()([y, skip])))
@@ -271,9 +327,11 @@ def reference_block(input_shape, filters, stride, main, shortcut):
 
 def _block_cases(rng):
     size, channels = int(rng.integers(5, 12)), int(rng.integers(2, 9))
-    return [((size, size + 1, channels), channels, 1),                       # identity shortcut
-            ((size, size, channels), channels + int(rng.integers(1, 6)), 1),  # more channels: projection
-            ((2 * size, 2 * size - 1, channels), int(rng.integers(2, 9)), 2)]  # stride 2: projection
+    return [
+        ((size, size + 1, channels), channels, 1),  # identity shortcut
+        ((size, size, channels), channels + int(rng.integers(1, 6)), 1),  # more channels: projection
+        ((2 * size, 2 * size - 1, channels), int(rng.integers(2, 9)), 2),
+    ]  # stride 2: projection
 
 
 def _blocks(student, rng):
@@ -287,17 +345,27 @@ def _blocks(student, rng):
 @test("test_residual_block")
 def residual_block_structure(student, rng):
     for (input_shape, filters, stride), what, model, main, shortcut in _blocks(student, rng):
-        _same([_kind(layer) for layer in main], ["Conv2D", "BatchNormalization", "relu", "Conv2D", "BatchNormalization"],
-              f"the layers of the main path of {what}")
+        _same(
+            [_kind(layer) for layer in main],
+            ["Conv2D", "BatchNormalization", "relu", "Conv2D", "BatchNormalization"],
+            f"the layers of the main path of {what}",
+        )
         projects = stride != 1 or input_shape[-1] != filters
-        _same([_kind(layer) for layer in shortcut], ["Conv2D", "BatchNormalization"] if projects else [],
-              f"the layers of the shortcut of {what}")
+        _same(
+            [_kind(layer) for layer in shortcut],
+            ["Conv2D", "BatchNormalization"] if projects else [],
+            f"the layers of the shortcut of {what}",
+        )
         convs = [main[0], main[3], *shortcut[:1]]
-        _same([(tuple(c.kernel_size), tuple(c.strides), c.padding if c.kernel_size[0] > 1 else "any", c.use_bias)
-               for c in convs],
-              [((3, 3), (stride, stride), "same", False), ((3, 3), (1, 1), "same", False)]
-              + ([((1, 1), (stride, stride), "any", False)] if projects else []),
-              f"the (kernel size, strides, padding, use_bias) of the convolutions in {what}")
+        _same(
+            [
+                (tuple(c.kernel_size), tuple(c.strides), c.padding if c.kernel_size[0] > 1 else "any", c.use_bias)
+                for c in convs
+            ],
+            [((3, 3), (stride, stride), "same", False), ((3, 3), (1, 1), "same", False)]
+            + ([((1, 1), (stride, stride), "any", False)] if projects else []),
+            f"the (kernel size, strides, padding, use_bias) of the convolutions in {what}",
+        )
         _same([c.filters for c in convs], [filters] * len(convs), f"the filters of the convolutions in {what}")
         _same(len(model.layers), 1 + len(main) + len(shortcut) + 2, f"the number of layers in {what}")
 
@@ -350,28 +418,41 @@ def default_augmenter_flips(student, rng):
     out = _run(augment, images, True)
     shape(out, images.shape, "the augmented batch")
     equal(str(out.dtype), "float32", "the dtype of the augmented batch")
-    true(np.array_equal(_run(augment, images, False), images),
-         "with training=False the pipeline must return the images unchanged.")
-    true(all(np.allclose(o, i) or np.allclose(o, i[:, ::-1]) for o, i in zip(out, images)),
-         "with the defaults, each image should come back as it is or mirrored left to right.")
+    true(
+        np.array_equal(_run(augment, images, False), images),
+        "with training=False the pipeline must return the images unchanged.",
+    )
+    true(
+        all(np.allclose(o, i) or np.allclose(o, i[:, ::-1]) for o, i in zip(out, images)),
+        "with the defaults, each image should come back as it is or mirrored left to right.",
+    )
 
 
 @test("test_make_augmenter")
 def augmenters_are_random_in_training_only(student, rng):
     random_images = rng.random((32, 20, 24, 1)).astype("float32")
     colour = rng.random((20, 16, 16, 3)).astype("float32")
-    for config in [dict(), dict(flip=False, shift=0.2), dict(flip=False, rotation=30.0), dict(flip=False, zoom=0.3),
-                   dict(flip=True, rotation=15.0, shift=0.1, zoom=0.1)]:
+    for config in [
+        dict(),
+        dict(flip=False, shift=0.2),
+        dict(flip=False, rotation=30.0),
+        dict(flip=False, zoom=0.3),
+        dict(flip=True, rotation=15.0, shift=0.1, zoom=0.1),
+    ]:
         for batch in (random_images, colour):
             layer = _augmenter(student, batch, **config)
             a = _run(layer, batch, True)
             shape(a, batch.shape, f"make_augmenter(**{config}) on a batch of shape {batch.shape}")
             equal(str(a.dtype), "float32", f"the dtype from make_augmenter(**{config})")
-            true(np.array_equal(_run(layer, batch, False), batch),
-                 f"make_augmenter(**{config}) changed images with training=False.")
+            true(
+                np.array_equal(_run(layer, batch, False), batch),
+                f"make_augmenter(**{config}) changed images with training=False.",
+            )
             true(not np.allclose(a, batch), f"make_augmenter(**{config}) did not change a batch in training.")
-            true(not np.allclose(a, _run(layer, batch, True)),
-                 f"make_augmenter(**{config}) gave the same images twice in training: it is not random.")
+            true(
+                not np.allclose(a, _run(layer, batch, True)),
+                f"make_augmenter(**{config}) gave the same images twice in training: it is not random.",
+            )
 
 
 @test("test_make_augmenter")
@@ -382,8 +463,10 @@ def augmenters_do_what_they_are_asked(student, rng):
     flipped = _run(_augmenter(student, random_images, flip=True), random_images, True)
     is_same = [np.allclose(o, i) for o, i in zip(flipped, random_images)]
     is_mirror = [np.allclose(o, i[:, ::-1]) for o, i in zip(flipped, random_images)]
-    true(all(s or m for s, m in zip(is_same, is_mirror)) and 0 < sum(is_mirror) < len(is_mirror),
-         "flip=True should mirror some (not all) images left to right and leave the others.")
+    true(
+        all(s or m for s, m in zip(is_same, is_mirror)) and 0 < sum(is_mirror) < len(is_mirror),
+        "flip=True should mirror some (not all) images left to right and leave the others.",
+    )
     # geometric layers fill with 0: shifts, rotations and zooms (out) of white images bring in black pixels
     for config in [dict(flip=False, shift=0.3), dict(flip=False, rotation=40.0), dict(flip=False, zoom=0.4)]:
         a = _run(_augmenter(student, ones, **config), ones, True)
@@ -391,11 +474,14 @@ def augmenters_do_what_they_are_asked(student, rng):
         true(np.all(a[:, 10, 10, 0] > 0.5), f"make_augmenter(**{config}) blacked out the centre of white images.")
     # rotation is in degrees: 2 degrees barely move anything, 90 would
     small = _run(_augmenter(student, ones, flip=False, rotation=2.0), ones, True)
-    true(np.mean(small < 0.5) < 0.05, "rotation=2.0 (degrees) blacked out too many pixels: is the factor rotation / 360?")
+    true(
+        np.mean(small < 0.5) < 0.05, "rotation=2.0 (degrees) blacked out too many pixels: is the factor rotation / 360?"
+    )
     # the same seed gives the same images
     a = _run(_augmenter(student, random_images, flip=True, shift=0.2, seed=7), random_images, True)
     b = _run(_augmenter(student, random_images, flip=True, shift=0.2, seed=7), random_images, True)
     true(np.allclose(a, b), "two augmenters made with the same seed should give the same images.")
-    true(np.array_equal(_run(_augmenter(student, random_images, flip=False), random_images, True), random_images),
-         "make_augmenter(flip=False) with nothing else should return the images unchanged.")
-
+    true(
+        np.array_equal(_run(_augmenter(student, random_images, flip=False), random_images, True), random_images),
+        "make_augmenter(flip=False) with nothing else should return the images unchanged.",
+    )

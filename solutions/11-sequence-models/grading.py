@@ -7,13 +7,13 @@ forecaster is trained in the student's kernel by a driver, with a fixed seed, on
 windows of real series prepared here; its forecasts are judged here against the naive
 forecast (next value = last value).
 """
+
 import keras
 import numpy as np
 
 from autograder.hidden import array, close, driver, equal, integer, raises, shape, test, true, unchanged_call
 from autograder.student import Ref
 from course_lib import datasets
-
 
 # ------------------------------------------------------------------ pad_and_truncate
 
@@ -23,11 +23,16 @@ def pad_and_truncate_on_the_visible_examples(student, rng):
     seqs = [[1, 2, 3], [4, 5, 6, 7, 8], [9]]
     got = student.call("pad_and_truncate", seqs, 4)
     close(got, [[0, 1, 2, 3], [5, 6, 7, 8], [0, 0, 0, 9]], "pad_and_truncate(seqs, 4)")
-    true(isinstance(got, np.ndarray) and got.dtype == np.int32,
-         f"pad_and_truncate(seqs, 4) should return an int32 NumPy array, got "
-         f"{got.dtype if isinstance(got, np.ndarray) else type(got).__name__}")
-    close(student.call("pad_and_truncate", seqs, 4, padding="post", truncating="post"),
-          [[1, 2, 3, 0], [4, 5, 6, 7], [9, 0, 0, 0]], "pad_and_truncate(seqs, 4, 'post', 'post')")
+    true(
+        isinstance(got, np.ndarray) and got.dtype == np.int32,
+        f"pad_and_truncate(seqs, 4) should return an int32 NumPy array, got "
+        f"{got.dtype if isinstance(got, np.ndarray) else type(got).__name__}",
+    )
+    close(
+        student.call("pad_and_truncate", seqs, 4, padding="post", truncating="post"),
+        [[1, 2, 3, 0], [4, 5, 6, 7], [9, 0, 0, 0]],
+        "pad_and_truncate(seqs, 4, 'post', 'post')",
+    )
     close(student.call("pad_and_truncate", [[1, 2, 3]], 2, truncating="post"), [[1, 2]], "truncating='post'")
     close(student.call("pad_and_truncate", [[7]], 3, value=-1), [[-1, -1, 7]], "value=-1")
 
@@ -41,19 +46,28 @@ def pad_and_truncate_matches_keras_pad_sequences(student, rng):
         padding, truncating = (str(v) for v in rng.choice(["pre", "post"], size=2))
         value = int(rng.choice([0, -1, 7]))
         expected = keras.utils.pad_sequences(seqs, maxlen=maxlen, padding=padding, truncating=truncating, value=value)
-        got = unchanged_call(student, "pad_and_truncate", seqs, maxlen, padding=padding, truncating=truncating,
-                              value=value)
-        close(got, expected, f"pad_and_truncate({seqs}, {maxlen}, padding={padding!r}, truncating={truncating!r}, "
-              f"value={value})")
-        true(isinstance(got, np.ndarray) and got.dtype == np.int32,
-             f"pad_and_truncate should return an int32 NumPy array (trial {trial + 1})")
+        got = unchanged_call(
+            student, "pad_and_truncate", seqs, maxlen, padding=padding, truncating=truncating, value=value
+        )
+        close(
+            got,
+            expected,
+            f"pad_and_truncate({seqs}, {maxlen}, padding={padding!r}, truncating={truncating!r}, value={value})",
+        )
+        true(
+            isinstance(got, np.ndarray) and got.dtype == np.int32,
+            f"pad_and_truncate should return an int32 NumPy array (trial {trial + 1})",
+        )
     a, b = rng.integers(1, 100, size=3), rng.integers(1, 100, size=1)
     close(student.call("pad_and_truncate", [a, b], 2), [a[1:], [0, b[0]]], "pad_and_truncate of NumPy arrays")
     c = int(rng.integers(1, 100))
     close(student.call("pad_and_truncate", [[], [c]], 2), [[0, 0], [0, c]], "an empty sequence")
     for bad in [dict(padding="middle"), dict(truncating="both")]:
-        raises("ValueError", lambda: student.call("pad_and_truncate", [[1, 2]], 3, **bad),
-               f"pad_and_truncate([[1, 2]], 3, **{bad})")
+        raises(
+            "ValueError",
+            lambda: student.call("pad_and_truncate", [[1, 2]], 3, **bad),
+            f"pad_and_truncate([[1, 2]], 3, **{bad})",
+        )
 
 
 # ---------------------------------------------------------------------- make_windows
@@ -61,7 +75,7 @@ def pad_and_truncate_matches_keras_pad_sequences(student, rng):
 
 def _windows(series, window, horizon):
     n = len(series) - window - horizon + 1
-    x = np.array([series[i:i + window] for i in range(n)]).reshape(max(n, 0), window)
+    x = np.array([series[i : i + window] for i in range(n)]).reshape(max(n, 0), window)
     y = np.array([series[i + window + horizon - 1] for i in range(n)]).reshape(max(n, 0))
     return x, y
 
@@ -113,13 +127,15 @@ def _layer_kinds(model):
 
 
 def _reference(vocab, classes, embed, units):
-    return keras.Sequential([
-        keras.Input(shape=(None,), dtype="int32"),
-        keras.layers.Embedding(vocab, embed, mask_zero=True),
-        keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True)),
-        keras.layers.Bidirectional(keras.layers.GRU(units)),
-        keras.layers.Dense(classes, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),
+            keras.layers.Embedding(vocab, embed, mask_zero=True),
+            keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True)),
+            keras.layers.Bidirectional(keras.layers.GRU(units)),
+            keras.layers.Dense(classes, activation="softmax"),
+        ]
+    )
 
 
 def _numpy(x):
@@ -130,8 +146,11 @@ def _numpy(x):
 def stacked_bidirectional_visible_case(student, rng):
     got = student.model("build_stacked_bidirectional", 1000, 4)
     equal(_layer_kinds(got), ["Embedding", "Bidirectional(LSTM)", "Bidirectional(GRU)", "Dense"], "the layer types")
-    shape(_numpy(got(np.array([[5, 9, 2, 0], [1, 2, 3, 4], [7, 0, 0, 0]]))), (3, 4),
-          "the output for 3 texts of 4 tokens and 4 classes")
+    shape(
+        _numpy(got(np.array([[5, 9, 2, 0], [1, 2, 3, 4], [7, 0, 0, 0]]))),
+        (3, 4),
+        "the output for 3 texts of 4 tokens and 4 classes",
+    )
     equal(integer(got.count_params(), "count_params()"), 67716, "parameters of build_stacked_bidirectional(1000, 4)")
 
 
@@ -146,8 +165,11 @@ def stacked_bidirectional_matches_a_reference(student, rng):
         equal(integer(got.count_params(), "count_params()"), reference.count_params(), f"parameters of {case}")
         mine = [layer for layer in got.layers if not isinstance(layer, keras.layers.InputLayer)]
         for layer, theirs in zip(mine, reference.layers):
-            equal(integer(layer.count_params(), "count_params()"), theirs.count_params(),
-                  f"parameters of the {type(theirs).__name__} layer of {case}")
+            equal(
+                integer(layer.count_params(), "count_params()"),
+                theirs.count_params(),
+                f"parameters of the {type(theirs).__name__} layer of {case}",
+            )
         lstm_wrapper = mine[1]
         true(bool(lstm_wrapper.forward_layer.return_sequences), "the bidirectional LSTM must return sequences.")
         if not forward:
@@ -160,11 +182,16 @@ def stacked_bidirectional_matches_a_reference(student, rng):
             reference.set_weights(got.get_weights())
         except ValueError:
             true(False, f"the weights of {case} do not fit the layers the docstring specifies")
-        close(out, _numpy(reference(tokens)), f"the output of {case}, against the specified layers with your weights",
-              atol=1e-5)
+        close(
+            out,
+            _numpy(reference(tokens)),
+            f"the output of {case}, against the specified layers with your weights",
+            atol=1e-5,
+        )
         zeros = np.zeros((2, 3), dtype=tokens.dtype)
-        padded = _numpy(got(np.concatenate([np.concatenate([zeros, tokens], axis=1),
-                                            np.concatenate([tokens, zeros], axis=1)])))
+        padded = _numpy(
+            got(np.concatenate([np.concatenate([zeros, tokens], axis=1), np.concatenate([tokens, zeros], axis=1)]))
+        )
         close(padded[:2], out, f"the output of {case} for pre-padded tokens (is the padding masked?)", atol=1e-5)
         close(padded[2:], out, f"the output of {case} for post-padded tokens (is the padding masked?)", atol=1e-5)
 
@@ -187,9 +214,13 @@ def _split_windows(values, split, window):
     mu, sigma = values[:split].mean(), values[:split].std()
     z = ((values - mu) / sigma).astype("float32")
     view_train = np.lib.stride_tricks.sliding_window_view(z[:split], window + 1)
-    view_test = np.lib.stride_tricks.sliding_window_view(z[split - window:], window + 1)
-    return (np.ascontiguousarray(view_train[:, :window]), np.ascontiguousarray(view_train[:, window]),
-            np.ascontiguousarray(view_test[:, :window]), np.ascontiguousarray(view_test[:, window]))
+    view_test = np.lib.stride_tricks.sliding_window_view(z[split - window :], window + 1)
+    return (
+        np.ascontiguousarray(view_train[:, :window]),
+        np.ascontiguousarray(view_train[:, window]),
+        np.ascontiguousarray(view_test[:, :window]),
+        np.ascontiguousarray(view_test[:, window]),
+    )
 
 
 def _judge_forecaster(student, label, values, split, window, seed):
@@ -200,8 +231,11 @@ def _judge_forecaster(student, label, values, split, window, seed):
     true(bool(np.all(np.isfinite(pred))), f"{label}: the forecasts are not all finite.")
     naive = float(np.mean(np.abs(x_te[:, -1] - y_te)))
     yours = float(np.mean(np.abs(pred - y_te)))
-    true(yours < naive, f"{label}: your forecaster's test MAE ({yours:.3f}, standardized) does not beat the naive "
-         "forecast (next value = last value).")
+    true(
+        yours < naive,
+        f"{label}: your forecaster's test MAE ({yours:.3f}, standardized) does not beat the naive "
+        "forecast (next value = last value).",
+    )
 
 
 @test("test_fit_forecaster", seconds=240)
@@ -213,11 +247,13 @@ def forecaster_beats_naive_on_sunspots_1930_2008(student, rng):
 
 @test("test_fit_forecaster", seconds=240)
 def forecaster_beats_naive_on_earlier_sunspots(student, rng):
-    _judge_forecaster(student, "sunspots, train to 1879, test 1880-1969", datasets.series("sunspots")[0][:270],
-                      180, 9, seed=21)
+    _judge_forecaster(
+        student, "sunspots, train to 1879, test 1880-1969", datasets.series("sunspots")[0][:270], 180, 9, seed=21
+    )
 
 
 @test("test_fit_forecaster", seconds=240)
 def forecaster_beats_naive_on_el_nino(student, rng):
-    _judge_forecaster(student, "El Nino sea temperature, monthly, test 2001-2010", datasets.series("elnino")[0],
-                      612, 18, seed=21)
+    _judge_forecaster(
+        student, "El Nino sea temperature, monthly, test 2001-2010", datasets.series("elnino")[0], 612, 18, seed=21
+    )

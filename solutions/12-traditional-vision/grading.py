@@ -6,6 +6,7 @@ scikit-image's `skimage.feature.hog`, computed here. `fit_hog_svm` uses scikit-l
 it runs in the student's kernel: it is trained there on images sent from here, the
 fitted object stays there (a handle), and its predictions are judged here.
 """
+
 import functools
 
 import cv2
@@ -46,17 +47,23 @@ def _calc_joint(image, bins):
 
 @test("test_colour_histogram", numpy_only=True)
 def colour_histogram_on_the_visible_examples(student, rng):
-    small = np.array([[[0, 255, 128], [64, 63, 192]]], dtype=np.uint8)        # one row, two pixels
+    small = np.array([[[0, 255, 128], [64, 63, 192]]], dtype=np.uint8)  # one row, two pixels
     got = shape(student.call("colour_histogram", small, 4), (12,), "colour_histogram of a 1 x 2 image with 4 bins")
     close(got, [0.5, 0.5, 0, 0, 0.5, 0, 0, 0.5, 0, 0, 0.5, 0.5], "colour_histogram(small, 4)")
     got = shape(student.call("colour_histogram", small, 2, joint=True), (8,), "colour_histogram(small, 2, joint=True)")
     close(got, [0, 0.5, 0, 0.5, 0, 0, 0, 0], "colour_histogram(small, 2, joint=True)")
     (patches, _), _ = datasets.load("photo_patches", smoke=True)
     patch = patches[int(rng.integers(len(patches)))]
-    close(student.call("colour_histogram", patch, 16), _calc_hist(patch, 16),
-          "colour_histogram(patch, 16) of a photo patch against cv2.calcHist")
-    close(student.call("colour_histogram", patch, 4, joint=True), _calc_joint(patch, 4),
-          "colour_histogram(patch, 4, joint=True) of a photo patch against cv2.calcHist")
+    close(
+        student.call("colour_histogram", patch, 16),
+        _calc_hist(patch, 16),
+        "colour_histogram(patch, 16) of a photo patch against cv2.calcHist",
+    )
+    close(
+        student.call("colour_histogram", patch, 4, joint=True),
+        _calc_joint(patch, 4),
+        "colour_histogram(patch, 4, joint=True) of a photo patch against cv2.calcHist",
+    )
 
 
 @test("test_colour_histogram", numpy_only=True)
@@ -65,21 +72,35 @@ def colour_histogram_matches_cv2_calchist(student, rng):
         h, w = (int(v) for v in rng.integers(1, 40, size=2))
         image = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
         b = int(rng.choice([1, 2, 3, 5, 7, 10, 16, 30, 64, 256]))
-        close(unchanged_call(student, "colour_histogram", image, b), _calc_hist(image, b),
-              f"colour_histogram of a random {h} x {w} image, {b} bins", atol=1e-9)
+        close(
+            unchanged_call(student, "colour_histogram", image, b),
+            _calc_hist(image, b),
+            f"colour_histogram of a random {h} x {w} image, {b} bins",
+            atol=1e-9,
+        )
         jb = int(rng.choice([2, 3, 5, 8, 12]))
-        close(unchanged_call(student, "colour_histogram", image, jb, joint=True), _calc_joint(image, jb),
-              f"joint colour_histogram of a random {h} x {w} image, {jb} bins", atol=1e-9)
+        close(
+            unchanged_call(student, "colour_histogram", image, jb, joint=True),
+            _calc_joint(image, jb),
+            f"joint colour_histogram of a random {h} x {w} image, {jb} bins",
+            atol=1e-9,
+        )
     extremes = np.zeros((3, 3, 3), dtype=np.uint8)
     extremes[1:] = 255
     got = shape(student.call("colour_histogram", extremes, 8), (24,), "colour_histogram of a 3 x 3 image, 8 bins")
     close(got[[0, 7]], [1 / 3, 2 / 3], "bins of the values 0 and 255")
     image = rng.integers(0, 256, size=(20, 30, 3), dtype=np.uint8)
     view = image[::2, ::3]
-    close(student.run(on_strided_view, Ref("colour_histogram"), image, 2, 3, 6), _calc_hist(view, 6),
-          "colour_histogram of an array view (image[::2, ::3])")
-    close(student.run(on_strided_view, Ref("colour_histogram"), image, 2, 3, 4, joint=True), _calc_joint(view, 4),
-          "joint colour_histogram of an array view (image[::2, ::3])")
+    close(
+        student.run(on_strided_view, Ref("colour_histogram"), image, 2, 3, 6),
+        _calc_hist(view, 6),
+        "colour_histogram of an array view (image[::2, ::3])",
+    )
+    close(
+        student.run(on_strided_view, Ref("colour_histogram"), image, 2, 3, 4, joint=True),
+        _calc_joint(view, 4),
+        "joint colour_histogram of an array view (image[::2, ::3])",
+    )
 
 
 # -------------------------------------------------------------------- hog_descriptor
@@ -92,43 +113,70 @@ def _skimage_hog(image, orientations, cell, block):
 @test("test_hog_descriptor", numpy_only=True)
 def hog_descriptor_on_the_visible_examples(student, rng):
     edge = np.zeros((16, 16))
-    edge[:, 8:] = 1.0                                   # a vertical edge: every gradient points along the columns
+    edge[:, 8:] = 1.0  # a vertical edge: every gradient points along the columns
     got = shape(student.call("hog_descriptor", edge, 9, 8, 1), (36,), "hog_descriptor(edge, 9, 8, 1)")
-    true(bool(np.all(got.reshape(4, 9)[:, 1:] == 0)), "hog_descriptor(edge, 9, 8, 1): on a vertical edge only "
-         "orientation bin 0 should be non-zero.")
+    true(
+        bool(np.all(got.reshape(4, 9)[:, 1:] == 0)),
+        "hog_descriptor(edge, 9, 8, 1): on a vertical edge only orientation bin 0 should be non-zero.",
+    )
     close(got, _skimage_hog(edge, 9, 8, 1), "hog_descriptor(edge, 9, 8, 1) against skimage's hog", rtol=0, atol=1e-6)
     (fashion, labels), _ = _fashion()
     boot = fashion[np.flatnonzero(labels == 9)[0]]
-    close(student.call("hog_descriptor", boot, 9, 7, 2), _skimage_hog(boot, 9, 7, 2),
-          "hog_descriptor(boot, 9, 7, 2) against skimage's hog", rtol=0, atol=1e-6)
+    close(
+        student.call("hog_descriptor", boot, 9, 7, 2),
+        _skimage_hog(boot, 9, 7, 2),
+        "hog_descriptor(boot, 9, 7, 2) against skimage's hog",
+        rtol=0,
+        atol=1e-6,
+    )
 
 
 @test("test_hog_descriptor", numpy_only=True)
 def hog_descriptor_matches_skimage(student, rng):
-    settings = [(9, 8, 2, (32, 32)), (9, 6, 3, (40, 30)), (8, 4, 2, (23, 29)), (12, 5, 1, (20, 27)),
-                (6, 7, 2, (28, 28)), (4, 3, 3, (17, 13))]
+    settings = [
+        (9, 8, 2, (32, 32)),
+        (9, 6, 3, (40, 30)),
+        (8, 4, 2, (23, 29)),
+        (12, 5, 1, (20, 27)),
+        (6, 7, 2, (28, 28)),
+        (4, 3, 3, (17, 13)),
+    ]
     for orientations, cell, block, size in settings:
         image = rng.random(size)
-        close(unchanged_call(student, "hog_descriptor", image, orientations, cell, block),
-              _skimage_hog(image, orientations, cell, block),
-              f"hog_descriptor of a random {size} image, {orientations} bins, cells {cell}, blocks {block}",
-              rtol=0, atol=1e-6)
+        close(
+            unchanged_call(student, "hog_descriptor", image, orientations, cell, block),
+            _skimage_hog(image, orientations, cell, block),
+            f"hog_descriptor of a random {size} image, {orientations} bins, cells {cell}, blocks {block}",
+            rtol=0,
+            atol=1e-6,
+        )
     coffee = datasets.photo("coffee", grey=True)
     top, left = int(rng.integers(0, coffee.shape[0] - 64)), int(rng.integers(0, coffee.shape[1] - 80))
-    crop = np.ascontiguousarray(coffee[top:top + 64, left:left + 80])          # uint8 input
-    close(student.call("hog_descriptor", crop), _skimage_hog(crop, 9, 8, 2),
-          "hog_descriptor of a 64 x 80 uint8 photo crop with the default settings", rtol=0, atol=1e-6)
+    crop = np.ascontiguousarray(coffee[top : top + 64, left : left + 80])  # uint8 input
+    close(
+        student.call("hog_descriptor", crop),
+        _skimage_hog(crop, 9, 8, 2),
+        "hog_descriptor of a 64 x 80 uint8 photo crop with the default settings",
+        rtol=0,
+        atol=1e-6,
+    )
     flat = np.full((16, 24), float(rng.uniform(0, 255)))
-    close(student.call("hog_descriptor", flat, 9, 8, 2), _skimage_hog(flat, 9, 8, 2),
-          "hog_descriptor of a flat image", rtol=0, atol=1e-6)
+    close(
+        student.call("hog_descriptor", flat, 9, 8, 2),
+        _skimage_hog(flat, 9, 8, 2),
+        "hog_descriptor of a flat image",
+        rtol=0,
+        atol=1e-6,
+    )
 
 
 # ----------------------------------------------------------------------- fit_hog_svm
 
 
 def _accuracy(student, model, images, labels, what, exact_shape=False):
-    true(isinstance(model, Handle), "fit_hog_svm must return a fitted model (an object with a predict method), "
-         "not data")
+    true(
+        isinstance(model, Handle), "fit_hog_svm must return a fitted model (an object with a predict method), not data"
+    )
     predicted = array(student.call((model, "predict"), images), f"{what}: predict's result")
     if exact_shape:
         shape(predicted, (len(images),), f"{what}: the predictions for {len(images)} images")
@@ -141,8 +189,9 @@ def _accuracy(student, model, images, labels, what, exact_shape=False):
 def hog_svm_on_fashion_mnist_visible_split(student, rng):
     (train, train_y), (test_x, test_y) = _fashion()
     model = student.call("fit_hog_svm", train[:1000], train_y[:1000])
-    accuracy = _accuracy(student, model, test_x[:500], test_y[:500], "the first 500 Fashion-MNIST test images",
-                         exact_shape=True)
+    accuracy = _accuracy(
+        student, model, test_x[:500], test_y[:500], "the first 500 Fashion-MNIST test images", exact_shape=True
+    )
     true(accuracy >= 0.75, f"accuracy {accuracy:.3f} on the first 500 Fashion-MNIST test images is below 0.75.")
 
 
@@ -160,8 +209,11 @@ def hog_svm_on_a_hidden_digits_split(student, rng):
     # (an SVM on them falls to chance, about 0.1).
     relit = (255 - digits[test_idx]) // 2 + 64
     accuracy = _accuracy(student, model, relit.astype(np.uint8), digits_y[test_idx], "the hidden digits, relit")
-    true(accuracy >= 0.92, f"accuracy {accuracy:.3f} on the hidden digits in other light (dark on pale, half the "
-         "contrast) is too low: raw pixels change with the light, HOG's normalised gradient directions do not.")
+    true(
+        accuracy >= 0.92,
+        f"accuracy {accuracy:.3f} on the hidden digits in other light (dark on pale, half the "
+        "contrast) is too low: raw pixels change with the light, HOG's normalised gradient directions do not.",
+    )
 
 
 @test("test_fit_hog_svm", seconds=240)

@@ -5,6 +5,7 @@ They are judged here against references computed here: Lloyd's algorithm in NumP
 scikit-learn's KMeans, Keras's `ops.dot_product_attention`, and a
 `keras.layers.MultiHeadAttention` holding the same random weights as the student's call.
 """
+
 import keras
 import numpy as np
 from sklearn.cluster import KMeans
@@ -86,8 +87,10 @@ def kmeans_agrees_with_scikit_learn(student, rng):
     lloyd = KMeans(5, init=start, n_init=1, algorithm="lloyd", tol=0, max_iter=300).fit(x)
     got = _pair(student.call("kmeans", x, start, iterations=300), "kmeans on 400 points in 8 dimensions")
     close(got[0], lloyd.cluster_centers_, "the centroids on 400 points in 8 dimensions, k = 5", rtol=1e-6, atol=1e-7)
-    true(np.array_equal(array(got[1], "the labels", dtype=float), lloyd.labels_),
-         "the labels on 400 points in 8 dimensions, k = 5 are not right")
+    true(
+        np.array_equal(array(got[1], "the labels", dtype=float), lloyd.labels_),
+        "the labels on 400 points in 8 dimensions, k = 5 are not right",
+    )
 
 
 # ------------------------------------------------------------------------ exercise 2: attention
@@ -126,26 +129,32 @@ def attention_matches_keras(student, rng):
 @test("test_attention", numpy_only=True)
 def attention_with_masks_and_heads(student, rng):
     q, k, v = rng.normal(size=(2, 3, 5, 4)), rng.normal(size=(2, 3, 6, 4)), rng.normal(size=(2, 3, 6, 2))
-    mask = rng.random((2, 1, 5, 6)) > 0.5                   # one mask for every head: it must broadcast
+    mask = rng.random((2, 1, 5, 6)) > 0.5  # one mask for every head: it must broadcast
     mask[..., int(rng.integers(6))] = True
     what = "attention over 3 heads with a (2, 1, 5, 6) mask"
     out, weights = _pair(student.call("scaled_dot_product_attention", q, k, v, mask), what)
     want_out, want_w = reference_attention(q, k, v, mask)
     close(weights, want_w, f"the weights of {what}", rtol=1e-6, atol=1e-9)
     close(out, want_out, f"the output of {what}", rtol=1e-6, atol=1e-9)
-    causal = np.tril(np.ones((5, 5), dtype=bool))           # each position sees itself and the earlier ones
+    causal = np.tril(np.ones((5, 5), dtype=bool))  # each position sees itself and the earlier ones
     x = rng.normal(size=(1, 5, 3)) * 10
     out, weights = _pair(student.call("scaled_dot_product_attention", x, x, x, causal), "causal self-attention")
-    close(weights, reference_attention(x, x, x, causal)[1], "the weights of causal self-attention on large inputs",
-          rtol=1e-6, atol=1e-9)
+    close(
+        weights,
+        reference_attention(x, x, x, causal)[1],
+        "the weights of causal self-attention on large inputs",
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 # ------------------------------------------------------------------------ exercise 3: multi-head
 
 
 def _layer(rng, d, heads, key_dim, value_dim=None, output_shape=None):
-    layer = keras.layers.MultiHeadAttention(num_heads=heads, key_dim=key_dim, value_dim=value_dim,
-                                            output_shape=output_shape)
+    layer = keras.layers.MultiHeadAttention(
+        num_heads=heads, key_dim=key_dim, value_dim=value_dim, output_shape=output_shape
+    )
     layer(np.zeros((1, 2, d), "float32"), np.zeros((1, 3, d), "float32"))
     layer.set_weights([rng.normal(0.0, 0.5, size=w.shape).astype("float32") for w in layer.get_weights()])
     return layer
@@ -153,8 +162,13 @@ def _layer(rng, d, heads, key_dim, value_dim=None, output_shape=None):
 
 @test("test_multi_head_attention", numpy_only=True)
 def multi_head_attention_matches_keras(student, rng):
-    cases = [(6, 2, 3, None, None, 2, 4, 6), (8, 4, 2, None, None, 1, 5, 5), (5, 3, 4, 2, None, 2, 3, 7),
-             (4, 1, 4, None, 6, 3, 2, 2), (10, 5, 2, 3, 7, 1, 6, 4)]
+    cases = [
+        (6, 2, 3, None, None, 2, 4, 6),
+        (8, 4, 2, None, None, 1, 5, 5),
+        (5, 3, 4, 2, None, 2, 3, 7),
+        (4, 1, 4, None, 6, 3, 2, 2),
+        (10, 5, 2, 3, 7, 1, 6, 4),
+    ]
     for d, heads, key_dim, value_dim, out_dim, batch, t_q, t_v in cases:
         layer = _layer(rng, d, heads, key_dim, value_dim, out_dim)
         query = rng.normal(size=(batch, t_q, d)).astype("float32")
