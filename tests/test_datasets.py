@@ -347,9 +347,12 @@ def test_photos_are_real_images_in_both_forms():
 
 
 def test_opencv_photo_is_rgb_and_unknown_names_are_refused():
-    if "fruits.jpg" in datasets.photos():
-        fruits = datasets.photo("fruits.jpg")
-        assert fruits.ndim == 3 and fruits.shape[2] == 3
+    import cv2
+
+    fruits = datasets.photo("fruits.jpg")  # make test installs opencv-doc; elsewhere a DataError fails here
+    as_read = cv2.imread(str(datasets._opencv_photo_path("fruits.jpg")), cv2.IMREAD_COLOR)
+    assert fruits.ndim == 3 and fruits.shape[2] == 3
+    assert np.array_equal(fruits, as_read[:, :, ::-1]) and not np.array_equal(fruits, as_read), "RGB, not BGR"
     with pytest.raises(datasets.DataError, match="unknown photo"):
         datasets.photo("../etc/passwd")
     with pytest.raises(datasets.DataError, match="opencv-doc"):
