@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 from autograder import course, grading, notebooks, samples
-from autograder.release import NOT_RELEASED, nbgrader
+from autograder.nbgrader_course import NOT_RELEASED, workspace_config
+from autograder.nbgrader_course import run as nbgrader
 from course_lib.errors import CourseError
 from course_lib.runtime import QUIET_ENV
 
@@ -42,9 +43,7 @@ def _submissions(lesson: str, n: int, out: Path) -> Path:
 
 def plain_nbgrader(lesson: str, subs: Path, workspace: Path) -> float:
     workspace.mkdir(parents=True)
-    (workspace / "nbgrader_config.py").write_text(
-        grading.WORKSPACE_CONFIG.split("# Feedback")[0].replace("from autograder.feedback import ShortTracebacks\n", "")
-    )
+    (workspace / "nbgrader_config.py").write_text(workspace_config(feedback=False))
     shutil.copytree(
         course.root() / "solutions" / lesson,
         workspace / "source" / lesson,

@@ -36,14 +36,13 @@ import secrets
 import shutil
 import sys
 import threading
-import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder import course, deadlines, integrity, notebooks, reports, worker
-from autograder.release import NOT_RELEASED, nbgrader
+from autograder import course, deadlines, integrity, nbgrader_course, notebooks, reports, worker
+from autograder.nbgrader_course import NOT_RELEASED
 from autograder.reports import GRADES_FIELDS  # noqa: F401  (part of this module's interface)
 from course_lib import kernel, sandbox, submission
 from course_lib.errors import CourseError
@@ -51,24 +50,6 @@ from course_lib.errors import CourseError
 STUDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_UNZIPPED_BYTES = 2 * 2**30
-
-COURSE_ID = "keras-course"
-WORKSPACE_CONFIG = """\
-import os
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from autograder.feedback import MathToMathML, ShortTracebacks
-
-c = get_config()
-c.CourseDirectory.course_id = "keras-course"
-# The workspace's own exchange folder (formgrader's released/collected views), not /srv.
-c.Exchange.root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exchange")
-c.CourseDirectory.source_directory = "source"
-c.CourseDirectory.release_directory = "release"
-# Feedback shows students their results, not the hidden tests' code.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTracebacks, MathToMathML,
-                                    CSSHTMLHeaderPreprocessor]
-"""
 
 
 @dataclass
@@ -222,12 +203,12 @@ def hidden_tests(lesson: str) -> str:
 def prepare(lesson: str, workspace: Path):
     """Lay out the nbgrader workspace, register the lesson; return (source, release) notebooks."""
     workspace.mkdir(parents=True, exist_ok=True)
-    (workspace / "nbgrader_config.py").write_text(WORKSPACE_CONFIG)
+    (workspace / "nbgrader_config.py").write_text(nbgrader_course.workspace_config())
     source = workspace / "source" / lesson
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(course.root() / "solutions" / lesson, source, ignore=shutil.ignore_patterns(*NOT_RELEASED))
-    done = nbgrader(["generate_assignment", lesson, "--force"], cwd=workspace)
+    done = nbgrader_course.run(["generate_assignment", lesson, "--force"], cwd=workspace)
     if done.returncode != 0:
         raise GradingError(f"nbgrader could not register {lesson}:\n{done.stdout}{done.stderr}")
     return (
@@ -259,55 +240,6 @@ def _with_verdicts(graded_nb, hidden: dict):
                 )
             )
     return graded_nb
-
-
-def _record(workspace: Path, lesson: str, graded_nb, sid: str, hidden: dict) -> tuple[float, float, dict]:
-    """Write one student's grades into the gradebook (this process is its only writer).
-
-    A test cell's points come from its hidden tests' verdict (``hidden``), computed
-    outside the student's process; written answers wait for a person. Returns (score,
-    max_score, per-test scores).
-    """
-    from nbgrader import utils
-    from nbgrader.api import Gradebook, MissingEntry
-
-    target = workspace / "autograded" / sid / lesson / f"{lesson}.ipynb"
-    notebooks.write(graded_nb, target)
-    tests = {}
-    # nbgrader's add_submission trips SQLAlchemy's autoflush warnings; they are harmless.
-    warnings.filterwarnings("ignore", message=".*not in session.*")
-    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
-        gb.update_or_create_student(sid)
-        try:
-            gb.find_submission(lesson, sid)
-        except MissingEntry:
-            gb.add_submission(lesson, sid)
-        for cell in graded_nb.cells:
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if utils.is_grade(cell):
-                grade = gb.find_grade(gid, lesson, lesson, sid)
-                if submission.is_test(cell):
-                    max_points = float(cell.metadata.nbgrader.get("points", 0))
-                    grade.auto_score = max_points if hidden.get(gid, {}).get("passed") else 0.0
-                    tests[gid] = [grade.auto_score, max_points]
-                    grade.needs_manual_grade = False
-                else:  # a written answer: None until a person grades it, and a person's grade stays
-                    grade.auto_score, _ = utils.determine_grade(cell)
-                    grade.needs_manual_grade = grade.auto_score is None and grade.manual_score is None
-            if utils.is_solution(cell):
-                comment = gb.find_comment(gid, lesson, lesson, sid)
-                unchanged = cell.metadata.nbgrader.get("checksum") == utils.compute_checksum(cell)
-                comment.auto_comment = "No response." if unchanged else None
-        gb.db.commit()
-        sub = gb.find_submission(lesson, sid)
-        return float(sub.score), float(sub.max_score), tests
-
-
-def _max_score(workspace: Path, lesson: str) -> float:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
-        return float(gb.find_assignment(lesson).max_score)
 
 
 # -------------------------------------------------------------------------- running
@@ -346,7 +278,9 @@ def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
     submitted = workspace / "submitted" / sid / lesson / f"{lesson}.ipynb"
     submitted.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(job_meta["submitted"], submitted)
-    score, max_score, tests = _record(workspace, lesson, graded_nb, sid, hidden)
+    notebooks.write(graded_nb, workspace / "autograded" / sid / lesson / f"{lesson}.ipynb")
+    passed = {gid: bool(v.get("passed")) for gid, v in hidden.items()}
+    score, max_score, tests = nbgrader_course.record(workspace, lesson, graded_nb, sid, passed)
     flags = job_meta["flags"] + [f"answer {r}" for r in job_meta["reasons"]] + flags
     message = list(job_meta["notes"])
     status = "graded"
@@ -371,26 +305,17 @@ def final(lesson: str, results: list[Result], workspace: Path) -> list[Result]:
     """The results with the gradebook's final scores: automatic points plus whatever a
     person has given in formgrader since, a note only while points await a person, and
     the lesson's late policy applied (`autograder.deadlines`)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
+    now = nbgrader_course.scores(workspace, lesson, [r.student_id for r in results])
     out = []
-    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}") as gb:
-        for r in results:
-            r = Result(**{**asdict(r), "awaiting_manual": 0.0})
-            try:
-                sub = gb.find_submission(lesson, r.student_id)
-            except MissingEntry:  # never got as far as the gradebook (a broken file, ...)
-                out.append(r)
-                continue
-            r.score = float(sub.score)
-            r.awaiting_manual = float(
-                sum(g.max_score for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade)
-            )
+    for r in results:
+        r = Result(**{**asdict(r), "awaiting_manual": 0.0})
+        if r.student_id in now:  # else it never got as far as the gradebook (a broken file, ...)
+            r.score, r.awaiting_manual = now[r.student_id]
             parts = [m for m in r.message.split("; ") if m and not m.endswith("await manual grading")]
             if r.awaiting_manual:
                 parts.append(f"{r.awaiting_manual:g} point(s) of written answers await manual grading")
             r.message = "; ".join(parts)
-            out.append(r)
+        out.append(r)
     return deadlines.apply(out, deadlines.load(workspace, lesson))
 
 
@@ -536,7 +461,7 @@ def grade(
     seed = secrets.randbits(63)  # hidden-test inputs are new in every grading run
     source, release = prepare(lesson, workspace)
     release_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
-    total = _max_score(workspace, lesson)
+    total = nbgrader_course.max_score(workspace, lesson)
     if policy is not None:
         deadlines.save(policy, workspace, lesson)
     policy = deadlines.load(workspace, lesson)

@@ -21,7 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from autograder import course, grading
+from autograder import course, nbgrader_course
 from course_lib.errors import CourseError
 
 NBGRADER_LAB = "@jupyter/nbgrader"
@@ -118,7 +118,7 @@ def instructor(lesson: str, workspace: Path, extra: list[str] = ()) -> tuple[lis
         )
     # The lesson counts as released once it is in the exchange's outbound folder, as
     # `nbgrader release_assignment` would leave it.
-    outbound = workspace / "exchange" / grading.COURSE_ID / "outbound" / lesson
+    outbound = workspace / "exchange" / nbgrader_course.COURSE_ID / "outbound" / lesson
     if not outbound.exists():
         shutil.copytree(workspace / "release" / lesson, outbound)
     config = _config_dir(

@@ -10,27 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from autograder import course
+from autograder.nbgrader_course import NOT_RELEASED
+from autograder.nbgrader_course import run as nbgrader
 from course_lib.errors import CourseError
 
-NBGRADER_CONFIG = """\
-c = get_config()
-c.CourseDirectory.course_id = "keras-course"
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "lessons"
-"""
-
-# Never copied out of solutions/: the hidden tests (nbgrader would release every file of
-# the folder) and editor and Python leftovers.
-NOT_RELEASED = (course.HIDDEN_TESTS, ".ipynb_checkpoints", "__pycache__")
 # What the last release wrote (path -> sha256), so a later release knows its own files.
 MANIFEST = Path("build") / "released.json"
 SET_ASIDE = Path("build") / "set-aside"
@@ -38,26 +28,6 @@ SET_ASIDE = Path("build") / "set-aside"
 
 class ReleaseError(CourseError):
     """lessons/ holds work that a release would replace."""
-
-
-def nbgrader(
-    args: list[str], cwd: Path, timeout: float | None = None, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    """Run an nbgrader command in ``cwd`` (nbgrader reads nbgrader_config.py from there).
-
-    nbgrader calls the `alembic` program by name, so this environment's bin folder
-    goes first on PATH even when the virtual environment is not activated.
-    """
-    env = dict(os.environ if env is None else env)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
 
 
 def generate(lessons: list[str], out_dir: Path) -> dict[str, Path]:
@@ -71,7 +41,7 @@ def generate(lessons: list[str], out_dir: Path) -> dict[str, Path]:
                 tmp / "solutions" / lesson,
                 ignore=shutil.ignore_patterns(*NOT_RELEASED),
             )
-        (tmp / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+        shutil.copyfile(course.root() / "nbgrader_config.py", tmp / "nbgrader_config.py")
         # nbgrader takes a glob for the assignment: every lesson copied above.
         done = nbgrader(["generate_assignment", "*", "--no-db", "--force"], cwd=tmp)
         folders = {}

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from autograder import deadlines, notebooks
-from autograder.release import nbgrader
+from autograder.nbgrader_course import run as nbgrader
 
 GRADES_FIELDS = [
     "student_id",
