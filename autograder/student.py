@@ -94,9 +94,7 @@ class KernelTransport:
 
     def __init__(self, session: kernel.Session):
         self.session = session
-        self.folders = _Folders(
-            session.exchange, session.exchange_inside, sandbox.kernel_uid() if session.settings.sandboxed else None
-        )
+        self.folders = _Folders(session.exchange, session.exchange_inside, session.uid)
 
     def ask(self, request: dict, timeout: float):
         if not self.session.alive():
@@ -126,8 +124,8 @@ class NumpyTransport:
     def __init__(self, answers: list[str], settings: kernel.RunSettings, tmp_root: str | None = None):
         self.workdir = Path(tempfile.mkdtemp(prefix="course-numpy-", dir=tmp_root))
         scratch, folders = self.workdir / "scratch", self.workdir / "exchange"
-        uid = sandbox.kernel_uid() if settings.sandboxed else None
-        sandbox.prepare_dirs(scratch, self.workdir / "run", folders)
+        uid = sandbox.jail_uid() if settings.sandboxed else None
+        sandbox.prepare_dirs(scratch, self.workdir / "run", folders, uid)
         inside = "/exchange" if settings.sandboxed else str(folders)
         (folders / "answers.json").write_text(json.dumps(answers))
         os.chmod(folders / "answers.json", 0o644)
@@ -142,6 +140,7 @@ class NumpyTransport:
             requests_r,
             replies_w,
             sandboxed=settings.sandboxed,
+            uid=uid,
         )
         self.proc = subprocess.Popen(
             argv,

@@ -89,15 +89,15 @@ def _folder_mb(folder: Path) -> float:
     return total / 2**20
 
 
-def _kernel_manager(workdir: Path, settings: RunSettings) -> AsyncKernelManager:
+def _kernel_manager(workdir: Path, settings: RunSettings, uid: int | None) -> AsyncKernelManager:
     env = sandbox.kernel_env(settings.mode, settings.threads)
     kernels = workdir / "kernels" / KERNEL
     kernels.mkdir(parents=True)
     specs = KernelSpecManager(kernel_dirs=[str(workdir / "kernels")])
     if settings.sandboxed:
         scratch, runtime_dir, exchange = workdir / "scratch", workdir / "run", workdir / "exchange"
-        sandbox.prepare_dirs(scratch, runtime_dir, exchange)
-        argv = sandbox.kernel_argv(scratch, runtime_dir, settings.limits, env, exchange)
+        sandbox.prepare_dirs(scratch, runtime_dir, exchange, uid)
+        argv = sandbox.kernel_argv(scratch, runtime_dir, settings.limits, env, exchange, uid)
         # Signals cannot reach the kernel in the jail's own session: interrupt it by message.
         (kernels / "kernel.json").write_text(
             json.dumps(
@@ -230,7 +230,9 @@ class Session:
         self._stop = threading.Event()
         self.deadline = None
         try:
-            self.km = _kernel_manager(self.workdir, self.settings)
+            # The jail's user ID: the grader's request folders are handed to it (`autograder.student`).
+            self.uid = sandbox.jail_uid() if self.settings.sandboxed else None
+            self.km = _kernel_manager(self.workdir, self.settings, self.uid)
             self.client = _Client(
                 nbformat.v4.new_notebook(),
                 km=self.km,

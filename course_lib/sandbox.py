@@ -6,24 +6,29 @@ empty scratch folder as home, working directory and /tmp, and nothing else: not
 the course repository, the gradebook, the hidden tests or other students' work.
 There is no network (the kernel talks to the grader over Unix sockets in a
 folder bound into the jail). When the grader runs as root the kernel drops to an
-unprivileged user ID of its own (see `kernel_uid`), so the process limit really
-limits it and binds that kernel alone; CPU time, memory, file size and open files
+unprivileged user ID of its own (see `jail_uid`), so the process limit really
+limits it and binds that jail alone; CPU time, memory, file size and open files
 are capped with rlimits.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# Kernel user IDs: far above any account's, and unique per worker process, because
-# RLIMIT_NPROC counts all processes of a user ID. Were every kernel `nobody`, one
-# student's fork bomb would use up the process budget of the kernels beside it.
+# Jail user IDs: far above any account's, and new for every jail, because RLIMIT_NPROC
+# counts all processes of a user ID. Were kernels to share one, a student's fork bomb
+# would use up the process budget of the kernels beside it, or of the next student's
+# kernel while the bomb's processes are still being torn down.
 UID_BASE = 1_500_000_000
+_PID_LIMIT = 2**22  # Linux's largest pid_max
+_JAILS_PER_PROCESS = 2**9
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,19 @@ def _ro_paths() -> list[Path]:
     return sorted(p for p in paths if not str(p).startswith(("/usr/", "/etc/")))
 
 
-def kernel_uid() -> int | None:
-    """The user ID this worker's kernel runs as; None when the grader is not root (it cannot switch).
+_jail_numbers = itertools.count(secrets.randbelow(_JAILS_PER_PROCESS))
 
-    A worker runs one kernel, and process IDs are unique among live processes, so no two
-    kernels on a machine share a user ID while they run.
+
+def jail_uid() -> int | None:
+    """A user ID for a new jail; None when the grader is not root (it cannot switch).
+
+    Process IDs are unique among live processes, and each process numbers its jails: two
+    jails share a user ID only if one process started 512 jails in between, long after
+    the first one's processes are gone. Stays below 2**32 - 1 (which means "no user").
     """
-    return UID_BASE + os.getpid() if os.geteuid() == 0 else None
+    if os.geteuid() != 0:
+        return None
+    return UID_BASE + (os.getpid() % _PID_LIMIT) * _JAILS_PER_PROCESS + next(_jail_numbers) % _JAILS_PER_PROCESS
 
 
 def _mkdirs(path: Path) -> list[str]:
@@ -97,10 +108,12 @@ def _mkdirs(path: Path) -> list[str]:
     return args
 
 
-def _jail(scratch: Path, exchange: Path | None, limits: Limits, env: dict[str, str], binds: list[str]) -> list[str]:
+def _jail(
+    scratch: Path, exchange: Path | None, limits: Limits, env: dict[str, str], binds: list[str], uid: int | None
+) -> list[str]:
     """bwrap and prlimit arguments for a jail: the system read-only, ``binds``, the scratch
     folder as /scratch and /tmp, the exchange folder as /exchange, then the limits and the
-    drop to the jail's own user ID. The command to run goes after."""
+    drop to the jail's own user ID ``uid`` (from `jail_uid`). The command to run goes after."""
     args = [
         "bwrap",
         "--unshare-ipc",
@@ -145,14 +158,18 @@ def _jail(scratch: Path, exchange: Path | None, limits: Limits, env: dict[str, s
         "--core=0",
         "--",
     ]
-    uid = kernel_uid()
     if uid is not None:
         args += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
     return args
 
 
 def kernel_argv(
-    scratch: Path, runtime_dir: Path, limits: Limits, env: dict[str, str], exchange: Path | None = None
+    scratch: Path,
+    runtime_dir: Path,
+    limits: Limits,
+    env: dict[str, str],
+    exchange: Path | None = None,
+    uid: int | None = None,
 ) -> list[str]:
     """The command line that starts an IPython kernel inside the jail.
 
@@ -162,7 +179,7 @@ def kernel_argv(
     for path in _ro_paths():
         binds += _mkdirs(path) + ["--ro-bind", str(path), str(path)]
     binds += _mkdirs(runtime_dir) + ["--bind", str(runtime_dir), str(runtime_dir)]
-    return _jail(scratch, exchange, limits, env, binds) + [
+    return _jail(scratch, exchange, limits, env, binds, uid) + [
         sys.executable,
         "-m",
         "ipykernel_launcher",
@@ -203,6 +220,7 @@ def numpy_argv(
     replies_fd: int,
     *,
     sandboxed: bool = True,
+    uid: int | None = None,
 ) -> list[str]:
     """The command line of the NumPy-only process (`course_lib.exchange`), in its own jail.
 
@@ -234,6 +252,7 @@ def numpy_argv(
                 "OPENBLAS_NUM_THREADS": "1",
             },
             binds,
+            uid,
         )
     else:
         site = str(scratch.parent / "site")
@@ -250,10 +269,9 @@ def numpy_argv(
     return prefix + [python, "-S", "-c", boot, answers, str(requests_fd), str(replies_fd)]
 
 
-def prepare_dirs(scratch: Path, runtime_dir: Path, exchange: Path | None = None) -> None:
-    """Create the scratch and socket folders, owned by the user the kernel runs as, and the
+def prepare_dirs(scratch: Path, runtime_dir: Path, exchange: Path | None = None, uid: int | None = None) -> None:
+    """Create the scratch and socket folders, owned by the jail's user ``uid``, and the
     exchange folder, owned by the grader (so the kernel cannot move what the grader puts there)."""
-    uid = kernel_uid()
     for folder in (scratch, scratch / "tmp", runtime_dir):
         folder.mkdir(parents=True, exist_ok=True)
         if uid is not None:

@@ -239,26 +239,31 @@ def test_sandbox_is_available_here():
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="kernels switch user ID only when the grader runs as root (as in CI)")
-def test_fork_bomb_does_not_starve_concurrent_kernels(released, tiny_root, tmp_path):
-    """Each kernel has its own user ID, so a fork bomb exhausts its own process budget only."""
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_fork_bomb_does_not_starve_other_kernels(released, tiny_root, tmp_path, jobs):
+    """Each kernel has its own user ID, so a fork bomb exhausts its own process budget only:
+    neither the kernels beside it (two jobs) nor the next one in the same worker (one job),
+    which starts while the bomb's processes may still be dying."""
     subs = tmp_path / "subs"
     hold = (
         "import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n            time.sleep(30)\n"
-        "            os._exit(0)\nexcept OSError:\n    pass\ntime.sleep(5)\n" + catalogue.DOUBLE_OK
+        "            os._exit(0)\nexcept OSError:\n    pass\n"
+        + ("time.sleep(5)\n" if jobs > 1 else "")
+        + catalogue.DOUBLE_OK
     )
     (subs / "a_bomb").mkdir(parents=True)
     notebooks.nbformat.write(
         catalogue._answers(released, hold, catalogue.SQUARE_OK), str(subs / "a_bomb" / "00-tiny.ipynb")
     )
     # Two at a time: the neighbours after the first start while the bomb holds its processes.
-    neighbours = ("b_neighbour", "c_neighbour", "d_neighbour")
+    neighbours = ("b_neighbour", "c_neighbour", "d_neighbour")[: 1 if jobs == 1 else 3]
     for sid in neighbours:
         (subs / sid).mkdir()
         notebooks.nbformat.write(
             catalogue._answers(released, catalogue.DOUBLE_OK, catalogue.SQUARE_OK), str(subs / sid / "00-tiny.ipynb")
         )
     settings = grading.Settings(
-        jobs=2, cell_timeout=catalogue.CELL_TIMEOUT, timeout=120, limits=sandbox.Limits(**catalogue.LIMITS)
+        jobs=jobs, cell_timeout=catalogue.CELL_TIMEOUT, timeout=120, limits=sandbox.Limits(**catalogue.LIMITS)
     )
     results = {r.student_id: r for r in grading.grade("00-tiny", subs, tmp_path / "ws", settings, log=lambda m: None)}
     for sid in neighbours:
@@ -266,21 +271,22 @@ def test_fork_bomb_does_not_starve_concurrent_kernels(released, tiny_root, tmp_p
     assert results["a_bomb"].status == "flagged" and "forks" in results["a_bomb"].message, results["a_bomb"]
 
 
-def test_kernels_run_as_distinct_unprivileged_users():
-    argv = sandbox.kernel_argv(ROOT / "scratch", ROOT / "run", sandbox.Limits(), {})
-    uid = sandbox.kernel_uid()
+def test_every_jail_runs_as_its_own_unprivileged_user():
+    first, second = sandbox.jail_uid(), sandbox.jail_uid()
+    argv = sandbox.kernel_argv(ROOT / "scratch", ROOT / "run", sandbox.Limits(), {}, uid=first)
     if os.geteuid() == 0:
-        assert uid == sandbox.UID_BASE + os.getpid() and f"--reuid={uid}" in argv
+        assert f"--reuid={first}" in argv
         child = subprocess.run(
-            [sys.executable, "-c", "from course_lib import sandbox; print(sandbox.kernel_uid())"],
+            [sys.executable, "-c", "from course_lib import sandbox; print(sandbox.jail_uid())"],
             capture_output=True,
             text=True,
             cwd=ROOT,
             check=True,
         )
-        assert int(child.stdout) not in (uid, 0, 65534)
+        uids = {first, second, int(child.stdout)}
+        assert len(uids) == 3 and all(sandbox.UID_BASE <= uid < 2**32 - 1 for uid in uids), uids
     else:
-        assert uid is None and "setpriv" not in argv
+        assert first is None and "setpriv" not in argv
 
 
 def test_a_second_checkout_grades_with_its_own_course_lib(tmp_path, monkeypatch):
