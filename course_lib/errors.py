@@ -3,3 +3,7 @@
 
 class CourseError(Exception):
     """Something the user can fix; the message says how."""
+
+
+class DataError(CourseError):
+    """A dataset is missing or damaged; the message names the command that fixes it."""

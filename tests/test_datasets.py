@@ -1,4 +1,5 @@
-"""course_lib.datasets: the real offline datasets, and every other path on small files made here."""
+"""course_lib.datasets and the modules behind it: the real offline datasets, and every other path on
+small files made here."""
 
 import dataclasses
 import gzip
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_lib import datasets
+from course_lib import datasets, formats, photos, sources
 
 
 @pytest.fixture(autouse=True)
@@ -206,11 +207,11 @@ def test_idx_parser_and_a_truncated_file(tmp_path):
     images = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
     good = tmp_path / "train-images-idx3-ubyte.gz"
     good.write_bytes(_idx(images))
-    np.testing.assert_array_equal(datasets._read_idx(good), images)
+    np.testing.assert_array_equal(formats.read_idx(good), images)
     bad = tmp_path / "bad.gz"
     bad.write_bytes(_idx(images)[:-3])
     with pytest.raises((ValueError, EOFError)):
-        datasets._read_idx(bad)
+        formats.read_idx(bad)
 
 
 def test_cifar10_parser_reads_the_archive_without_unpacking(tmp_path, monkeypatch):
@@ -350,7 +351,7 @@ def test_opencv_photo_is_rgb_and_unknown_names_are_refused():
     import cv2
 
     fruits = datasets.photo("fruits.jpg")  # make test installs opencv-doc; elsewhere a DataError fails here
-    as_read = cv2.imread(str(datasets._opencv_photo_path("fruits.jpg")), cv2.IMREAD_COLOR)
+    as_read = cv2.imread(str(photos._opencv_photo_path("fruits.jpg")), cv2.IMREAD_COLOR)
     assert fruits.ndim == 3 and fruits.shape[2] == 3
     assert np.array_equal(fruits, as_read[:, :, ::-1]) and not np.array_equal(fruits, as_read), "RGB, not BGR"
     with pytest.raises(datasets.DataError, match="unknown photo"):
@@ -375,15 +376,15 @@ def test_photo_patches_from_the_installed_photos():
     np.testing.assert_array_equal(again_y, y_train)
 
 
-def test_photo_patches_split_never_shares_a_pixel(monkeypatch):
+def test_photo_patches_split_never_shares_a_pixel():
     """Photos whose pixels encode their own coordinates: no position is in both splits."""
 
     def coordinates(name, grey=False):
         rows, cols = np.mgrid[0:24, 0:24]
         return np.stack([rows, cols, np.full_like(rows, 7)], axis=-1).astype(np.uint8)
 
-    monkeypatch.setattr(datasets, "photo", coordinates)
-    (x_train, y_train), (x_test, y_test) = datasets._parse_photo_patches({}, patch=2)  # 24 x 24, blocks of 6
+    images = [coordinates(name) for name in datasets.PHOTO_PATCH_SOURCES]
+    (x_train, y_train), (x_test, y_test) = formats.cut_photo_patches(images, patch=2)  # 24 x 24, blocks of 6
     assert x_train.shape == (10 * 12 * 25, 2, 2, 3) and x_test.shape == (10 * 4 * 25, 2, 2, 3)
     seen = {
         split: {(int(r), int(c)) for r, c in x[..., :2].reshape(-1, 2)}
@@ -394,7 +395,7 @@ def test_photo_patches_split_never_shares_a_pixel(monkeypatch):
     test_blocks = {(r // 6, c // 6) for r, c in seen["test"]}
     assert test_blocks == datasets.PHOTO_PATCH_TEST_BLOCKS
     with pytest.raises(ValueError, match="even"):
-        datasets._parse_photo_patches({}, patch=3)
+        formats.cut_photo_patches(images, patch=3)
 
 
 # ------------------------------------------- verified by content, whoever compressed it
@@ -472,7 +473,7 @@ def test_a_good_copy_further_down_is_used_when_the_first_is_damaged(monkeypatch,
 
 def test_a_gzip_bomb_is_refused(monkeypatch, tmp_path):
     raw = _tiny_fashion(monkeypatch)
-    monkeypatch.setattr(datasets, "MAX_CONTENT_BYTES", 10_000)
+    monkeypatch.setattr(sources, "MAX_CONTENT_BYTES", 10_000)
     folder = tmp_path / "data" / "fashion_mnist"
     folder.mkdir(parents=True)
     for name, data in raw.items():
@@ -510,8 +511,8 @@ def test_fetch_from_a_mirror_folder_or_url(monkeypatch, tmp_path, server):
 
 
 def test_opencv_photos_come_from_the_data_dir_without_opencv_doc(monkeypatch, tmp_path):
-    source = Path(datasets._OPENCV_PHOTOS_DIR) / "fruits.jpg"
-    monkeypatch.setattr(datasets, "_OPENCV_PHOTOS_DIR", "/nonexistent")
+    source = Path(photos._OPENCV_PHOTOS_DIR) / "fruits.jpg"
+    monkeypatch.setattr(photos, "_OPENCV_PHOTOS_DIR", "/nonexistent")
     spec = datasets.REGISTRY["photo_patches"]
     monkeypatch.setitem(datasets.REGISTRY, "photo_patches", dataclasses.replace(spec, system_dir="/nonexistent"))
     with pytest.raises(datasets.DataError, match="course data fetch photo_patches"):
