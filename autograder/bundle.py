@@ -113,7 +113,7 @@ def _secrets() -> list[str]:
             hidden |= {
                 line.strip() for line in tests.read_text(encoding="utf-8").splitlines() if len(line.strip()) > 24
             }
-        nb = notebooks.read(course.solution(lesson))
+        nb = notebooks.read(course.solution_notebook(lesson))
         for cell in nb.cells:
             # A written answer is replaced whole in the release, so all of it is secret.
             inside = cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution", False)

@@ -23,8 +23,8 @@ from autograder import (
     lab,
     lms,
     notebooks,
+    records,
     release,
-    results,
     runner,
     similarity,
 )
@@ -52,7 +52,7 @@ def cmd_release(args) -> int:
 def cmd_refresh(args) -> int:
     lessons = course.resolve(args.lessons)
     for lesson in lessons:
-        path = course.solution(lesson)
+        path = course.solution_notebook(lesson)
         nb = notebooks.read(path)
         seconds = notebooks.execute(nb, cwd=path.parent, mode="smoke")
         notebooks.write(notebooks.keep_checked_outputs(nb), path)
@@ -72,8 +72,8 @@ def cmd_run(args) -> int:
     print((out / "report.md").read_text())
     print(f"executed notebooks and report.json/report.md in {out}")
     if args.record:
-        print(f"recorded in {results.add(report)}; docs/results.md regenerated")
-        results.write()
+        print(f"recorded in {records.add(report)}; docs/results.md regenerated")
+        records.write()
     return 0 if all(r["status"] == "passed" for r in report["lessons"]) else 1
 
 
@@ -99,14 +99,14 @@ def cmd_results(args) -> int:
             report = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise CourseError(f"Cannot read run report {path}: {exc}") from None
-        print(f"{path} recorded in {results.add(report)}")
+        print(f"{path} recorded in {records.add(report)}")
     if args.check:
-        if results.write(check=True):
+        if records.write(check=True):
             print("docs/results.md matches docs/runs/")
             return 0
         print("docs/results.md is out of date with docs/runs/ (run `course results`)")
         return 1
-    results.write()
+    records.write()
     print("docs/results.md and docs/figures/ regenerated")
     return 0
 
@@ -207,7 +207,7 @@ def cmd_similarity(args) -> int:
             readable[path.parts[-3]] = notebooks.read(path)
         except notebooks.NotebookError as exc:
             print(f"  skipped {path.parts[-3]}: {exc}")
-    pairs = similarity.compare(readable, notebooks.read(course.release(lesson)))
+    pairs = similarity.compare(readable, notebooks.read(course.released_notebook(lesson)))
     table, page = similarity.write(lesson, pairs, workspace / "reports" / lesson, show=args.show)
     print(f"{len(readable)} students, {len(pairs)} pairs: {page} and {table}")
     for p in pairs[: args.show]:

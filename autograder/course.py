@@ -46,11 +46,11 @@ def resolve(names: list[str] | None) -> list[str]:
     return chosen
 
 
-def solution(lesson: str) -> Path:
+def solution_notebook(lesson: str) -> Path:
     return root() / "solutions" / lesson / f"{lesson}.ipynb"
 
 
-def release(lesson: str) -> Path:
+def released_notebook(lesson: str) -> Path:
     return root() / "lessons" / lesson / f"{lesson}.ipynb"
 
 

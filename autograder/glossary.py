@@ -54,7 +54,7 @@ def collect(lessons: list[str] | None = None) -> list[Term]:
     """Every bold term with a Chinese name in the lessons' text, in course order."""
     found = []
     for lesson in lessons or course.lessons():
-        nb = nbformat.read(course.solution(lesson), as_version=4)
+        nb = nbformat.read(course.solution_notebook(lesson), as_version=4)
         for cell in nb.cells:
             if cell.cell_type != "markdown":
                 continue

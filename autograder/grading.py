@@ -4,7 +4,7 @@ Pipeline, per submission:
 
 1. collect: a folder of ``STUDENT_ID/NOTEBOOK.ipynb``, a zip of that, or an LMS zip
    of ``STUDENTID_anything.ipynb`` files; every odd case becomes a per-student status;
-2. check: size, UTF-8, JSON, notebook format, the right lesson;
+2. validate: size, UTF-8, JSON, notebook format, the right lesson;
 3. build: the lesson as released with only the student's answers put in
    (`integrity.build`), so tests cannot be edited away;
 4. execute in a sandboxed kernel, in a worker process (`autograder.worker`) on this
@@ -37,11 +37,15 @@ import shutil
 import sys
 import threading
 import zipfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder import course, deadlines, integrity, nbgrader_course, notebooks, reports, worker
+from autograder.hidden import Verdict
+from autograder.job import Job, Outcome
 from autograder.nbgrader_course import NOT_RELEASED
 from autograder.reports import GRADES_FIELDS  # noqa: F401  (part of this module's interface)
 from course_lib import kernel, sandbox, submission
@@ -53,7 +57,9 @@ MAX_UNZIPPED_BYTES = 2 * 2**30
 
 
 @dataclass
-class Result:
+class Grade:
+    """A student's grade for one lesson, as the reports and the LMS files show it."""
+
     student_id: str
     lesson: str
     score: float = 0.0
@@ -73,6 +79,19 @@ class Submission:
     student_id: str
     notebook: Path | None
     problem: str = ""
+
+
+@dataclass
+class Kept:
+    """What the grader keeps of a submission while a worker grades it: never sent with the job."""
+
+    nonce: str  # the completion markers' secret (`integrity.build`)
+    reasons: list[str]  # why answer cells were set aside
+    notes: list[str]  # remarks on the notebook's structure, shown to the student
+    flags: list[str]  # what a person should look at
+    submitted: str = ""  # the student's notebook as handed in
+    submitted_at: str = ""
+    digest: str = ""  # sha256 of that notebook: a re-run skips a student whose notebook is unchanged
 
 
 class GradingError(CourseError):
@@ -177,7 +196,7 @@ def collect(lesson: str, submissions: Path, scratch: Path) -> list[Submission]:
     return subs
 
 
-def check(lesson: str, path: Path, release_ids: set[str]):
+def validate(lesson: str, path: Path, release_ids: set[str]):
     """Read and vet a submitted notebook; return it, or raise NotebookError with the reason."""
     size = path.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
@@ -217,14 +236,14 @@ def prepare(lesson: str, workspace: Path):
     )
 
 
-def _with_verdicts(graded_nb, hidden: dict):
+def _with_verdicts(graded_nb, verdicts: dict[str, Verdict]):
     """The executed notebook with each test cell's hidden-test verdict appended, in the grader's words."""
     for cell in graded_nb.cells:
         if not submission.is_test(cell):
             continue
         gid, points = submission.grade_id(cell), submission.meta(cell).get("points", 0)
-        verdict = hidden.get(gid, {"passed": False, "messages": ["this test has no hidden tests; ask your instructor"]})
-        if verdict["passed"]:
+        verdict = verdicts.get(gid, Verdict(False, ["this test has no hidden tests; ask your instructor"]))
+        if verdict.passed:
             cell.outputs.append(
                 notebooks.nbformat.v4.new_output(
                     "stream", name="stdout", text=f"Hidden tests: passed ({points:g} of {points:g} points).\n"
@@ -235,8 +254,8 @@ def _with_verdicts(graded_nb, hidden: dict):
                 notebooks.nbformat.v4.new_output(
                     "error",
                     ename="HiddenTestsFailed",
-                    evalue="; ".join(verdict["messages"][:5]),
-                    traceback=[f"Hidden tests failed (0 of {points:g} points): " + "; ".join(verdict["messages"][:5])],
+                    evalue="; ".join(verdict.messages[:5]),
+                    traceback=[f"Hidden tests failed (0 of {points:g} points): " + "; ".join(verdict.messages[:5])],
                 )
             )
     return graded_nb
@@ -253,7 +272,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _save(workspace: Path, result: Result, digest: str) -> None:
+def _save(workspace: Path, result: Grade, digest: str) -> None:
     folder = _results_dir(workspace, result.lesson)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{result.student_id}.tmp"
@@ -261,35 +280,34 @@ def _save(workspace: Path, result: Result, digest: str) -> None:
     os.replace(tmp, folder / f"{result.student_id}.json")
 
 
-def _previous(workspace: Path, lesson: str, sid: str, digest: str) -> Result | None:
+def _previous(workspace: Path, lesson: str, sid: str, digest: str) -> Grade | None:
     path = _results_dir(workspace, lesson) / f"{sid}.json"
     try:
         saved = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return Result(**saved["result"]) if saved.get("sha256") == digest else None
+    return Grade(**saved["result"]) if saved.get("sha256") == digest else None
 
 
-def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
-    graded_nb, _, flags = integrity.verdict(notebooks.nbformat.from_dict(outcome["notebook"]), job_meta["nonce"])
-    hidden = outcome.get("hidden", {})
-    graded_nb = _with_verdicts(graded_nb, hidden)
+def _finish(lesson: str, sid: str, kept: Kept, outcome: Outcome, workspace: Path, total: float) -> Grade:
+    graded_nb, _, flags = integrity.verdict(notebooks.nbformat.from_dict(outcome.notebook), kept.nonce)
+    graded_nb = _with_verdicts(graded_nb, outcome.verdicts)
     # nbgrader's own layout: formgrader counts a class's submissions in submitted/.
     submitted = workspace / "submitted" / sid / lesson / f"{lesson}.ipynb"
     submitted.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(job_meta["submitted"], submitted)
+    shutil.copyfile(kept.submitted, submitted)
     notebooks.write(graded_nb, workspace / "autograded" / sid / lesson / f"{lesson}.ipynb")
-    passed = {gid: bool(v.get("passed")) for gid, v in hidden.items()}
+    passed = {gid: v.passed for gid, v in outcome.verdicts.items()}
     score, max_score, tests = nbgrader_course.record(workspace, lesson, graded_nb, sid, passed)
-    flags = job_meta["flags"] + [f"answer {r}" for r in job_meta["reasons"]] + flags
-    message = list(job_meta["notes"])
+    flags = kept.flags + [f"answer {r}" for r in kept.reasons] + flags
+    message = list(kept.notes)
     status = "graded"
-    if outcome["error"]:
-        status, message = "error", [outcome["error"]] + message
+    if outcome.error:
+        status, message = "error", [outcome.error] + message
     elif flags:
         status = "flagged"
     message += flags
-    return Result(
+    return Grade(
         sid,
         lesson,
         score,
@@ -297,18 +315,18 @@ def _finish(lesson, sid, job_meta, outcome, workspace, total) -> Result:
         status,
         "; ".join(message),
         tests,
-        submitted_at=job_meta.get("submitted_at", ""),
+        submitted_at=kept.submitted_at,
     )
 
 
-def final(lesson: str, results: list[Result], workspace: Path) -> list[Result]:
+def final(lesson: str, results: list[Grade], workspace: Path) -> list[Grade]:
     """The results with the gradebook's final scores: automatic points plus whatever a
     person has given in formgrader since, a note only while points await a person, and
     the lesson's late policy applied (`autograder.deadlines`)."""
     now = nbgrader_course.scores(workspace, lesson, [r.student_id for r in results])
     out = []
     for r in results:
-        r = Result(**{**asdict(r), "awaiting_manual": 0.0})
+        r = Grade(**{**asdict(r), "awaiting_manual": 0.0})
         if r.student_id in now:  # else it never got as far as the gradebook (a broken file, ...)
             r.score, r.awaiting_manual = now[r.student_id]
             parts = [m for m in r.message.split("; ") if m and not m.endswith("await manual grading")]
@@ -319,17 +337,17 @@ def final(lesson: str, results: list[Result], workspace: Path) -> list[Result]:
     return deadlines.apply(out, deadlines.load(workspace, lesson))
 
 
-def current(lesson: str, workspace: Path) -> list[Result]:
+def current(lesson: str, workspace: Path) -> list[Grade]:
     """The lesson's results as they stand: the saved ones, with manual grades and the late
     policy applied (`final`). No notebook runs."""
     workspace = workspace.resolve()
     saved = sorted(_results_dir(workspace, lesson).glob("*.json"))
     if not saved or not (workspace / "gradebook.db").is_file():
         raise GradingError(f"Nothing graded for {lesson} in {workspace}: run `course grade` first.")
-    return final(lesson, [Result(**json.loads(p.read_text())["result"]) for p in saved], workspace)
+    return final(lesson, [Grade(**json.loads(p.read_text())["result"]) for p in saved], workspace)
 
 
-def refresh_reports(lesson: str, workspace: Path, log=print) -> list[Result]:
+def refresh_reports(lesson: str, workspace: Path, log=print) -> list[Grade]:
     """Rewrite the reports from the saved results and the gradebook, without running any
     notebook: after manual grading in formgrader, say."""
     results = current(lesson, workspace)
@@ -337,49 +355,35 @@ def refresh_reports(lesson: str, workspace: Path, log=print) -> list[Result]:
     return results
 
 
-def _executor(settings: Settings):
-    """Something with .submit(job) -> future: resident local workers, or a Dask cluster."""
+@contextmanager
+def _executor(settings: Settings) -> Iterator[Callable[[Job], Future]]:
+    """A function that hands a job to a worker and returns a concurrent.futures Future of
+    its Outcome: resident worker processes on this machine, or a Dask cluster's workers."""
     if settings.cluster:
         from dask.distributed import Client
 
-        client = Client(settings.cluster, timeout="30s")
-
-        class DaskRunner:
-            def submit(self, job):
-                return client.submit(worker.execute_safely, job, pure=False)
-
-            def as_completed(self, futures):
-                from dask.distributed import as_completed
-
-                return as_completed(futures)
-
-            def shutdown(self):
-                client.close()
-
-        return DaskRunner()
-
-    pool = ThreadPoolExecutor(max_workers=settings.jobs)
+        with Client(settings.cluster, timeout="30s") as client:
+            pool = client.get_executor(pure=False)
+            try:
+                yield lambda job: pool.submit(worker.execute_safely, job)
+            finally:
+                pool.shutdown(wait=False)
+        return
     local, residents = threading.local(), []
 
-    def run(job):
+    def run(job: Job) -> Outcome:
         if getattr(local, "worker", None) is None:  # one resident worker process per thread
             local.worker = worker.Resident()
             residents.append(local.worker)
         return local.worker.run(job)
 
-    class LocalRunner:
-        def submit(self, job):
-            return pool.submit(run, job)
-
-        def as_completed(self, futures):
-            return as_completed(futures)
-
-        def shutdown(self):
-            pool.shutdown(wait=True, cancel_futures=True)
-            for resident in residents:
-                resident.close()
-
-    return LocalRunner()
+    pool = ThreadPoolExecutor(max_workers=settings.jobs)
+    try:
+        yield lambda job: pool.submit(run, job)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for resident in residents:
+            resident.close()
 
 
 class Progress:
@@ -389,7 +393,7 @@ class Progress:
         self.total, self.done, self.log = total, 0, log
         self.tty = sys.stderr.isatty()
 
-    def step(self, result: Result) -> None:
+    def step(self, result: Grade) -> None:
         self.done += 1
         if self.tty:
             filled = int(30 * self.done / max(self.total, 1))
@@ -405,31 +409,23 @@ class Progress:
             )
 
 
-def _job(nb, release, tests: str, seed: int, sid: str, settings: Settings, threads: int) -> tuple[dict, dict]:
-    """What a worker needs to grade one notebook, and what only this process keeps (meta)."""
+def _job(nb, release, tests: str, seed: int, sid: str, settings: Settings, threads: int) -> tuple[Job, Kept]:
+    """What a worker needs to grade one notebook, and what only this process keeps."""
     built, nonce, reasons = integrity.build(release, nb, release)
     notes, flags = integrity.structure_notes(nb, release)
-    job = {
-        "notebook": built,
-        "settings": settings.run_settings(threads).as_dict(),
-        "tests": tests,
-        "seed": seed,
-        "student": sid,
-    }
-    return job, {"nonce": nonce, "reasons": reasons, "notes": notes, "flags": flags}
+    job = Job(built, settings.run_settings(threads), tests, seed, sid)
+    return job, Kept(nonce, reasons, notes, flags)
 
 
-def _canary_problem(outcome: dict, release) -> str | None:
+def _canary_problem(outcome: Outcome, release) -> str | None:
     """Why the lesson's own solution did not earn every automatic point, or None."""
-    if outcome.get("error"):
-        return f"its notebook did not run to the end: {outcome['error']}"
-    failed = [
-        f"{gid}: {'; '.join(v['messages'][:2])}" for gid, v in outcome.get("hidden", {}).items() if not v["passed"]
-    ]
+    if outcome.error:
+        return f"its notebook did not run to the end: {outcome.error}"
+    failed = [f"{gid}: {'; '.join(v.messages[:2])}" for gid, v in outcome.verdicts.items() if not v.passed]
     missing = [
         submission.grade_id(c)
         for c in release.cells
-        if submission.is_test(c) and submission.grade_id(c) not in outcome.get("hidden", {})
+        if submission.is_test(c) and submission.grade_id(c) not in outcome.verdicts
     ]
     if missing:
         failed += [f"{gid}: no hidden test decides its points" for gid in missing]
@@ -443,7 +439,7 @@ def grade(
     settings: Settings | None = None,
     log=print,
     policy: deadlines.Policy | None = None,
-) -> list[Result]:
+) -> list[Grade]:
     """Grade every submission for a lesson; write the reports; return the results.
 
     ``policy`` (due date, late work, when results are shown) is kept for the lesson; without
@@ -453,7 +449,7 @@ def grade(
     settings = settings or Settings()
     if settings.use_sandbox:
         try:
-            sandbox.check()
+            sandbox.require()
         except sandbox.SandboxUnavailable as exc:
             raise GradingError(f"Cannot grade safely: {exc}") from None
     workspace = workspace.resolve()
@@ -475,13 +471,13 @@ def grade(
             f"{lesson}: {policy.describe()}; submission times found for {sum(s.student_id in times for s in subs)} "
             f"of {len(subs)} student(s)"
         )
-    results: dict[str, Result] = {}
-    pending: dict[str, tuple[dict, dict, str]] = {}
+    results: dict[str, Grade] = {}
+    pending: dict[str, tuple[Job, Kept]] = {}
     threads = max(1, (os.cpu_count() or 1) // max(1, settings.jobs))
     for sub in subs:
         when = times.get(sub.student_id, "")
         if sub.notebook is None:
-            results[sub.student_id] = Result(sub.student_id, lesson, 0.0, total, "error", sub.problem)
+            results[sub.student_id] = Grade(sub.student_id, lesson, 0.0, total, "error", sub.problem)
             continue
         digest = _digest(sub.notebook)
         previous = None if settings.regrade else _previous(workspace, lesson, sub.student_id, digest)
@@ -492,14 +488,14 @@ def grade(
             results[sub.student_id] = previous
             continue
         try:
-            nb = check(lesson, sub.notebook, release_ids)
+            nb = validate(lesson, sub.notebook, release_ids)
         except notebooks.NotebookError as exc:
-            results[sub.student_id] = Result(sub.student_id, lesson, 0.0, total, "error", str(exc), submitted_at=when)
+            results[sub.student_id] = Grade(sub.student_id, lesson, 0.0, total, "error", str(exc), submitted_at=when)
             _save(workspace, results[sub.student_id], digest)
             continue
-        job, meta = _job(nb, release, tests, seed, sub.student_id, settings, threads)
-        meta["submitted"], meta["submitted_at"] = str(sub.notebook), when
-        pending[sub.student_id] = (job, meta, digest)
+        job, kept = _job(nb, release, tests, seed, sub.student_id, settings, threads)
+        kept.submitted, kept.submitted_at, kept.digest = str(sub.notebook), when, digest
+        pending[sub.student_id] = (job, kept)
     reused = sum(
         1
         for s in subs
@@ -514,19 +510,18 @@ def grade(
     if settings.canary and pending:
         canary, _ = _job(samples.answered(lesson, 1.0, release), release, tests, seed, "canary", settings, threads)
     progress = Progress(len(pending), log)
-    runner = _executor(settings)
-    try:
-        futures = {runner.submit(job): sid for sid, (job, _, _) in pending.items()}
+    with _executor(settings) as submit:
+        futures = {submit(job): sid for sid, (job, _) in pending.items()}
         if canary is not None:
-            futures = {runner.submit(canary): None, **futures}
+            futures = {submit(canary): None, **futures}
         held = []  # students who finish before the canary: recorded once it has passed
-        for fut in runner.as_completed(list(futures)):
+        for fut in as_completed(futures):
             sid = futures[fut]
             job = canary if sid is None else pending[sid][0]
             try:
                 outcome = fut.result()
             except Exception as exc:  # a lost worker costs this student, not the batch
-                outcome = {"notebook": job["notebook"], "error": f"the grader's worker failed ({exc})", "seconds": 0}
+                outcome = Outcome.failed(job, f"the grader's worker failed ({exc})")
             if sid is None:
                 problem = _canary_problem(outcome, release)
                 if problem:
@@ -540,19 +535,17 @@ def grade(
                 held.append((sid, outcome))
             while held and canary is None:
                 sid, outcome = held.pop(0)
-                _, meta, digest = pending[sid]
-                result = _finish(lesson, sid, meta, outcome, workspace, total)
-                _save(workspace, result, digest)  # last: a result file means this student is done
+                kept = pending[sid][1]
+                result = _finish(lesson, sid, kept, outcome, workspace, total)
+                _save(workspace, result, kept.digest)  # last: a result file means this student is done
                 results[sid] = result
                 progress.step(result)
-    finally:
-        runner.shutdown()
     ordered = final(lesson, [results[s.student_id] for s in subs], workspace)
     reports.write(lesson, ordered, workspace, log=log)
     return ordered
 
 
-def summary(results: list[Result]) -> str:
+def summary(results: list[Grade]) -> str:
     width = max([len(r.student_id) for r in results] + [10])
     lines = [f"{'student':<{width}}  {'score':>13}  {'status':<7}  message"]
     for r in results:

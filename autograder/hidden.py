@@ -231,12 +231,14 @@ def shape(got, expected: tuple, what: str) -> np.ndarray:
 
 
 @dataclass
-class Outcome:
+class Verdict:
+    """The hidden tests' verdict on one test cell: its points are all or nothing."""
+
     passed: bool = True
     messages: list[str] = field(default_factory=list)
 
 
-def _verdict(exc: BaseException, numpy_only: bool, problems: list[str]) -> str:
+def _why(exc: BaseException, numpy_only: bool, problems: list[str]) -> str:
     """The grader's words for why a hidden test did not pass."""
     if isinstance(exc, Failed):
         return str(exc)
@@ -283,13 +285,13 @@ def run(
     student_id: str,
     budget: float = BUDGET_SECONDS,
     problems: list[str] | None = None,
-) -> dict[str, Outcome]:
-    """Run every hidden test; return {grade_id: Outcome}. ``students`` maps numpy_only to a Student;
+) -> dict[str, Verdict]:
+    """Run every hidden test; return {grade_id: Verdict}. ``students`` maps numpy_only to a Student;
     ``problems`` are the exception types of NumPy-only answer cells that could not run."""
-    outcomes: dict[str, Outcome] = {}
+    verdicts: dict[str, Verdict] = {}
     deadline = time.monotonic() + budget
     for t in tests:
-        outcome = outcomes.setdefault(t.spec.grade_id, Outcome())
+        verdict = verdicts.setdefault(t.spec.grade_id, Verdict())
         student = students.get(t.spec.numpy_only)
         rng = seed_for(run_seed, student_id, t.spec.grade_id + ":" + t.fn.__name__)
         try:
@@ -300,6 +302,6 @@ def run(
             student.timeout = min(t.spec.seconds, max(1.0, deadline - time.monotonic()))
             t.fn(student, rng)
         except Exception as exc:  # every failure of a test is that test's, and only that student's
-            outcome.passed = False
-            outcome.messages.append(_verdict(exc, t.spec.numpy_only, problems or []))
-    return outcomes
+            verdict.passed = False
+            verdict.messages.append(_why(exc, t.spec.numpy_only, problems or []))
+    return verdicts

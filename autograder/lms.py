@@ -54,7 +54,9 @@ class Student:
 
 
 @dataclass
-class Grade:
+class Entry:
+    """One student's cell in the LMS gradebook for one lesson."""
+
     score: float | None  # None: could not be computed (see note)
     max_score: float
     note: str = ""
@@ -107,12 +109,12 @@ def read_roster(path: Path) -> list[Student]:
     return students
 
 
-def grades_from(results, max_score: float) -> dict[str, Grade]:
-    """student_id -> Grade from a lesson's final results (`grading.current`)."""
+def grades_from(results, max_score: float) -> dict[str, Entry]:
+    """student_id -> Entry from a lesson's final results (`grading.current`)."""
     out = {}
     for r in results:
         if r.status == "error":
-            out[r.student_id] = Grade(None, r.max_score or max_score, f"not graded: {r.message}")
+            out[r.student_id] = Entry(None, r.max_score or max_score, f"not graded: {r.message}")
         else:
             note = "; ".join(
                 filter(
@@ -124,14 +126,14 @@ def grades_from(results, max_score: float) -> dict[str, Grade]:
                     ],
                 )
             )
-            out[r.student_id] = Grade(r.score, r.max_score, note)
+            out[r.student_id] = Entry(r.score, r.max_score, note)
     return out
 
 
 def export(
-    grades: dict[str, dict[str, Grade]], max_scores: dict[str, float], roster: list[Student], fmt: str
+    grades: dict[str, dict[str, Entry]], max_scores: dict[str, float], roster: list[Student], fmt: str
 ) -> Export:
-    """The file's rows for ``grades`` (lesson -> student_id -> Grade) and the roster."""
+    """The file's rows for ``grades`` (lesson -> student_id -> Entry) and the roster."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     lessons = list(grades)
@@ -146,7 +148,7 @@ def export(
     for s in people:
         cells = []
         for lesson in lessons:
-            grade = grades[lesson].get(s.student_id) or Grade(0.0, max_scores[lesson], "no submission")
+            grade = grades[lesson].get(s.student_id) or Entry(0.0, max_scores[lesson], "no submission")
             if grade.note and (fmt != "csv" or grade.score is None):
                 notes.append(f"{s.student_id}, {lesson}: {grade.note}")
             score = "" if grade.score is None else f"{grade.score:g}"

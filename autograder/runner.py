@@ -87,7 +87,7 @@ def run_lesson(lesson: str, mode: str, out_dir: Path, backend: str | None, timeo
     missing = backend_missing(backend)
     if missing:
         return dict(result, status="cannot run", error=missing)
-    source = course.solution(lesson)
+    source = course.solution_notebook(lesson)
     nb = notebooks.read(source)
     start = time.perf_counter()
     try:

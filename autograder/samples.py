@@ -20,8 +20,8 @@ def answered(lesson: str, fraction: float = 1.0, release=None):
     """The release notebook (lessons/'s, or a copy of `release`) with the first `fraction`
     of its code answers filled in. Written answers are filled in whenever fraction > 0.
     """
-    release = notebooks.read(course.release(lesson)) if release is None else copy.deepcopy(release)
-    solution = notebooks.read(course.solution(lesson))
+    release = notebooks.read(course.released_notebook(lesson)) if release is None else copy.deepcopy(release)
+    solution = notebooks.read(course.solution_notebook(lesson))
     answers = {
         c.metadata["nbgrader"]["grade_id"]: c.source
         for c in solution.cells

@@ -121,8 +121,8 @@ class NumpyTransport:
     TensorFlow, JAX, PyTorch, SciPy and every other installed package do not exist.
     """
 
-    def __init__(self, answers: list[str], settings: kernel.RunSettings, tmp_root: str | None = None):
-        self.workdir = Path(tempfile.mkdtemp(prefix="course-numpy-", dir=tmp_root))
+    def __init__(self, answers: list[str], settings: kernel.RunSettings):
+        self.workdir = Path(tempfile.mkdtemp(prefix="course-numpy-"))
         scratch, folders = self.workdir / "scratch", self.workdir / "exchange"
         uid = sandbox.jail_uid() if settings.sandboxed else None
         sandbox.prepare_dirs(scratch, self.workdir / "run", folders, uid)

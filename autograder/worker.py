@@ -14,7 +14,6 @@ the Dask worker's own process runs `execute_safely`. For each job:
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import select
@@ -28,6 +27,7 @@ import nbformat
 
 from autograder import hidden, student
 from autograder.integrity import PROBE_TAG
+from autograder.job import Job, Outcome
 from course_lib import kernel
 
 # TensorFlow alone reserves about 2.5 GB of address space; the rest is headroom for the
@@ -38,33 +38,28 @@ WORKER_MEMORY_BYTES = 8 * 2**30
 GRACE_SECONDS = 120
 
 
-def execute(job: dict) -> dict:
-    """Run the job's notebook, then its hidden tests.
-
-    Returns {"notebook", "error", "seconds", "hidden": {grade_id: {"passed", "messages"}}}.
-    """
-    settings = kernel.RunSettings.from_dict(job["settings"])
-    tests = hidden.load_source(job["tests"], job.get("tests_name", "grading.py")) if job.get("tests") else []
-    notebook = nbformat.from_dict(job["notebook"])
-    with kernel.Session(settings, tmp_root=job.get("tmp_root")) as session:
+def execute(job: Job) -> Outcome:
+    """Run the job's notebook, then its hidden tests."""
+    settings = job.settings
+    tests = hidden.load_source(job.tests) if job.tests else []
+    notebook = nbformat.from_dict(job.notebook)
+    with kernel.Session(settings) as session:
         done = session.run_notebook(notebook, keep_tags=(PROBE_TAG,))
         students = {False: student.Student(student.KernelTransport(session))}
         numpy_process = None
         try:
             if any(t.spec.numpy_only for t in tests):
                 try:
-                    numpy_process = student.NumpyTransport(
-                        hidden.numpy_answers(notebook, tests), settings, tmp_root=job.get("tmp_root")
-                    )
+                    numpy_process = student.NumpyTransport(hidden.numpy_answers(notebook, tests), settings)
                     students[True] = student.Student(numpy_process)
                 except (student.Unavailable, student.CallTimeout, OSError):
                     pass  # its tests fail with "the student's process did not start"
-            outcomes = hidden.run(
+            verdicts = hidden.run(
                 tests,
                 students,
-                job["seed"],
-                job.get("student", ""),
-                budget=job.get("hidden_timeout", hidden.BUDGET_SECONDS),
+                job.seed,
+                job.student,
+                budget=job.hidden_budget,
                 problems=numpy_process.problems if numpy_process else [],
             )
         finally:
@@ -73,24 +68,15 @@ def execute(job: dict) -> dict:
     keras = sys.modules.get("keras")
     if keras is not None:  # the next student starts from a clean slate
         keras.backend.clear_session()
-    return {
-        "notebook": done.notebook,
-        "error": done.problem,
-        "seconds": done.seconds,
-        "hidden": {gid: {"passed": o.passed, "messages": o.messages} for gid, o in outcomes.items()},
-    }
+    return Outcome(done.notebook, done.problem, done.seconds, verdicts)
 
 
-def execute_safely(job: dict) -> dict:
+def execute_safely(job: Job) -> Outcome:
     """`execute`, with a failure of the grader's own becoming that student's error (Dask workers call this)."""
     try:
         return execute(job)
     except Exception as exc:
-        return _failed(job, f"the grader's worker failed ({type(exc).__name__}: {str(exc)[:200]})")
-
-
-def _failed(job: dict, why: str) -> dict:
-    return {"notebook": job["notebook"], "error": why, "seconds": 0, "hidden": {}}
+        return Outcome.failed(job, f"the grader's worker failed ({type(exc).__name__}: {str(exc)[:200]})")
 
 
 def _limit_worker_memory():  # runs in the worker process just before it starts
@@ -128,13 +114,13 @@ class Resident:
             self.proc.wait()
         self.proc = None
 
-    def run(self, job: dict) -> dict:
+    def run(self, job: Job) -> Outcome:
         if self.proc is None or self.proc.poll() is not None:
             self._start()
-        timeout = job["settings"]["timeout"] + job.get("hidden_timeout", hidden.BUDGET_SECONDS) + GRACE_SECONDS
+        timeout = job.settings.timeout + job.hidden_budget + GRACE_SECONDS
         with tempfile.TemporaryDirectory(prefix="course-job-") as tmp:
             job_path, result_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
-            job_path.write_text(json.dumps(job))
+            job_path.write_text(job.to_json())
             try:
                 self.proc.stdin.write(f"{job_path}\t{result_path}\n".encode())
                 self.proc.stdin.flush()
@@ -144,13 +130,13 @@ class Resident:
                 line = b""
             if line is None:
                 self._stop()
-                return _failed(job, f"grading stopped after {timeout} s of wall time")
+                return Outcome.failed(job, f"grading stopped after {timeout:g} s of wall time")
             if not line or not result_path.exists():
                 self._stop()
                 tail = Path(self.log.name).read_text(errors="replace")[-2000:]
                 why = "it ran out of memory" if "MemoryError" in tail else "it crashed"
-                return _failed(job, f"the grader's worker for this notebook failed ({why})")
-            return json.loads(result_path.read_text())
+                return Outcome.failed(job, f"the grader's worker for this notebook failed ({why})")
+            return Outcome.from_json(result_path.read_text())
 
     def close(self) -> None:
         self._stop()
@@ -163,10 +149,9 @@ def serve() -> int:
     os.dup2(2, 1)  # anything else printed here goes to the log, not into the protocol
     for line in sys.stdin:
         job_path, result_path = (Path(p) for p in line.rstrip("\n").split("\t"))
-        job = json.loads(job_path.read_text())
-        result = execute_safely(job)
+        outcome = execute_safely(Job.from_json(job_path.read_text()))
         tmp = result_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result))
+        tmp.write_text(outcome.to_json())
         os.replace(tmp, result_path)
         protocol.write("done\n")
     return 0

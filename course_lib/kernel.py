@@ -31,6 +31,10 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from course_lib import sandbox
 
 KERNEL = "course-sandbox"
+# nbgrader's LimitOutput keeps 1,000 lines a stream and 100 traceback lines; these match
+# it. It is not used here because it counts lines only (one 50 MB line would be stored
+# whole, `tests/catalogue.py`'s huge_output), and because `course check` runs this same
+# code on students' machines, where nbgrader, an instructor tool, is not installed.
 MAX_OUTPUT_CHARS = 100_000
 MAX_OUTPUT_LINES = 1000
 MAX_TRACEBACK_LINES = 100
@@ -218,14 +222,14 @@ class Session:
     """One fresh kernel under the grader's settings, kept alive after the notebook runs,
     so that the grader can make requests of it (`call`). Use it as a context manager."""
 
-    def __init__(self, settings: RunSettings, *, tmp_root: str | None = None):
-        self.settings, self.tmp_root = settings, tmp_root
+    def __init__(self, settings: RunSettings):
+        self.settings = settings
         self.stopped: list[str] = []
 
     # -- set up and tear down
 
     def __enter__(self) -> "Session":
-        self.workdir = Path(tempfile.mkdtemp(prefix="course-run-", dir=self.tmp_root))
+        self.workdir = Path(tempfile.mkdtemp(prefix="course-run-"))
         self.scratch, self.exchange = self.workdir / "scratch", self.workdir / "exchange"
         self._stop = threading.Event()
         self.deadline = None
@@ -352,9 +356,7 @@ class Session:
             self.stopped.append("the kernel did not respond after an interrupt and was stopped")
 
 
-def run(
-    nb: nbformat.NotebookNode, settings: RunSettings, *, keep_tags: tuple[str, ...] = (), tmp_root: str | None = None
-) -> Execution:
+def run(nb: nbformat.NotebookNode, settings: RunSettings, *, keep_tags: tuple[str, ...] = ()) -> Execution:
     """Execute a copy of ``nb`` in a fresh kernel; errors in cells are kept as outputs."""
-    with Session(settings, tmp_root=tmp_root) as session:
+    with Session(settings) as session:
         return session.run_notebook(nb, keep_tags)

@@ -48,7 +48,7 @@ class SandboxUnavailable(RuntimeError):
     pass
 
 
-def check() -> None:
+def require() -> None:
     """Raise SandboxUnavailable, naming the fix, if this machine cannot build the jail."""
     if sys.platform != "linux":
         raise SandboxUnavailable(

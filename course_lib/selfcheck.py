@@ -213,7 +213,7 @@ def check(target: str, cwd: Path, settings: kernel.RunSettings | None = None) ->
     note = "in the grader's sandbox (bubblewrap: no network, no files outside its folder)"
     if settings.sandboxed:
         try:
-            sandbox.check()
+            sandbox.require()
         except sandbox.SandboxUnavailable as exc:
             settings = dataclasses.replace(settings, sandboxed=False)
             note = f"NOT sandboxed ({exc}); grading runs it in a sandbox with no network and no files of yours"

@@ -86,7 +86,7 @@ def test_bundle_ships_the_releases_that_course_check_rebuilds_from(student_zip):
     for lesson in course.lessons():
         shipped = json.loads(zf.read(f"course_lib/releases/{lesson}.ipynb"))
         assert shipped == json.loads(zf.read(f"lessons/{lesson}/{lesson}.ipynb"))
-        assert shipped == json.loads(course.release(lesson).read_text(encoding="utf-8"))
+        assert shipped == json.loads(course.released_notebook(lesson).read_text(encoding="utf-8"))
     assert 'course_lib = ["releases/*.ipynb"]' in zf.read("pyproject.toml").decode()
 
 

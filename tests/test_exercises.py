@@ -9,27 +9,23 @@ import nbformat
 import pytest
 
 from autograder import course, grading, hidden, notebooks, worker
+from autograder.job import Job
 from course_lib import submission
 
 
-def graded(lesson: str, answer_id: str, source: str, setup_cells: int = 2) -> dict:
+def graded(lesson: str, answer_id: str, source: str, setup_cells: int = 2) -> hidden.Verdict:
     """The hidden tests' verdicts on a notebook of the lesson's first code cells (setup and
     imports), the answer cell holding `source`, and its test cell."""
-    release = notebooks.read(course.release(lesson))
+    release = notebooks.read(course.released_notebook(lesson))
     code = [c for c in release.cells if c.cell_type == "code"][:setup_cells]
     at = next(i for i, c in enumerate(release.cells) if submission.grade_id(c) == answer_id)
     answer = release.cells[at]
     answer.source = source
     test = next(c for c in release.cells[at + 1 :] if submission.is_test(c))
     nb = nbformat.v4.new_notebook(cells=[*code, answer, test], metadata=release.metadata)
-    job = {
-        "notebook": nb,
-        "settings": grading.Settings().run_settings(1).as_dict(),
-        "tests": course.hidden_tests(lesson).read_text(encoding="utf-8"),
-        "seed": 7,
-        "student": "someone",
-    }
-    return worker.execute(job)["hidden"][submission.grade_id(test)]
+    tests = course.hidden_tests(lesson).read_text(encoding="utf-8")
+    job = Job(nb, grading.Settings().run_settings(1), tests, seed=7, student="someone")
+    return worker.execute(job).verdicts[submission.grade_id(test)]
 
 
 HOW_MANY_FILTERS_PRINTED = """\
@@ -53,8 +49,8 @@ CASES = [
 @pytest.mark.parametrize("lesson, answer_id, shortcut, verdict", CASES, ids=[c[1] for c in CASES])
 def test_a_shortcut_that_used_to_pass_earns_nothing(lesson, answer_id, shortcut, verdict):
     cheat = graded(lesson, answer_id, shortcut)
-    assert cheat["passed"] is False, cheat
-    assert any(verdict in m for m in cheat["messages"]), cheat["messages"]
+    assert cheat.passed is False, cheat
+    assert any(verdict in m for m in cheat.messages), cheat.messages
 
 
 class RecordingStudent:

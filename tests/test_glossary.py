@@ -32,6 +32,6 @@ def test_two_names_for_one_concept_or_one_name_for_two_are_found():
 
 def test_every_lesson_links_to_the_glossary():
     for lesson in course.lessons():
-        intro = course.solution(lesson).read_text(encoding="utf-8")
+        intro = course.solution_notebook(lesson).read_text(encoding="utf-8")
         assert "](../../docs/glossary.md)" in intro, lesson
         assert (ROOT / "lessons" / lesson / Path("../../docs/glossary.md")).resolve().is_file()

@@ -232,7 +232,7 @@ def test_default_workspace_is_ignored_by_git():
 
 
 def test_sandbox_is_available_here():
-    sandbox.check()  # CI installs bubblewrap with `make system`; grading refuses to run unconfined otherwise
+    sandbox.require()  # CI installs bubblewrap with `make system`; grading refuses to run unconfined otherwise
     argv = sandbox.kernel_argv(ROOT / "scratch", ROOT / "run", sandbox.Limits(), {"A": "1"})
     assert argv[0] == "bwrap" and "--unshare-net" in argv and argv[-1] == "{connection_file}"
     assert not any(str(ROOT / "solutions") == a or str(ROOT / "autograder") == a for a in argv)

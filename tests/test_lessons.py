@@ -63,7 +63,7 @@ def test_hidden_tests_give_no_point_for_nothing_written(lesson):
     tests = hidden.load_source(course.hidden_tests(lesson).read_text(encoding="utf-8"))
     blank = {False: student.Student(NothingWritten()), True: student.Student(NothingWritten())}
     outcomes = hidden.run(tests, blank, run_seed=1, student_id="nobody")
-    release = samples.notebooks.read(course.release(lesson))
+    release = samples.notebooks.read(course.released_notebook(lesson))
     graded_ids = {
         c.metadata.nbgrader.grade_id
         for c in release.cells
@@ -101,7 +101,7 @@ def test_solution_runs_clean_and_prints_its_checked_outputs(graded):
     ran = {c.source: c for c in executed.cells if c.cell_type == "code"}
     checked = [
         c
-        for c in samples.notebooks.read(course.solution(lesson)).cells
+        for c in samples.notebooks.read(course.solution_notebook(lesson)).cells
         if c.cell_type == "code" and samples.notebooks.CHECK_MARK in c.source
     ]
     for cell in checked:
@@ -144,7 +144,7 @@ def test_course_check_tells_students_what_grading_then_reports(graded):
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_release_has_graded_exercises_and_no_answers(lesson):
-    nb = json.loads(course.release(lesson).read_text())
+    nb = json.loads(course.released_notebook(lesson).read_text())
     graded_cells = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
     assert graded_cells, f"{lesson} has no graded cells"
     text = json.dumps(nb)

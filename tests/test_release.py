@@ -111,7 +111,7 @@ def test_demo_leaves_a_students_lessons_alone(tiny_root, tmp_path):
 
 def test_lesson_notebooks_are_clean():
     for lesson in course.lessons():
-        assert notebooks.unclean(notebooks.read(course.solution(lesson))) == [], lesson
+        assert notebooks.unclean(notebooks.read(course.solution_notebook(lesson))) == [], lesson
 
 
 def test_unclean_finds_widget_state_unrun_checked_cells_and_stray_outputs():

@@ -9,7 +9,7 @@ import pytest
 from conftest import course_cmd
 
 from autograder import course, deadlines, lms, notebooks, reports, samples, similarity
-from autograder.grading import Result
+from autograder.grading import Grade
 
 DUE = "2027-03-01 23:59"
 
@@ -109,7 +109,7 @@ def test_submission_times_come_from_the_manifest_or_timestamp_files(tmp_path):
 
 def _result(sid, tests, status="graded"):
     score = sum(s for s, _ in tests.values())
-    return Result(sid, "00-x", score, sum(p for _, p in tests.values()), status, "", tests)
+    return Grade(sid, "00-x", score, sum(p for _, p in tests.values()), status, "", tests)
 
 
 def test_tests_table_gives_difficulty_and_discrimination():
@@ -124,7 +124,7 @@ def test_tests_table_gives_difficulty_and_discrimination():
         "t_easy": (1,) * 8,
     }
     results = [_result(f"s{i}", {t: [2.0 * m[i], 2.0] for t, m in marks.items()}) for i in range(8)]
-    results.append(Result("broken", "00-x", 0, 12, "error", "not valid JSON"))
+    results.append(Grade("broken", "00-x", 0, 12, "error", "not valid JSON"))
     table = {row["test"]: row for row in reports.tests_table(results)}
     assert table["t_good"]["students"] == 8 and table["t_good"]["difficulty"] == 0.5
     assert table["t_good"]["discrimination"] == pytest.approx(0.707, abs=1e-3)
@@ -152,13 +152,13 @@ ROSTER = (
 
 
 def _grades():
-    late = Result("bob", "01-a", 4.0, 10.0, "graded", "late by 1 h 00 min: -1 points", {}, penalty=1.0)
+    late = Grade("bob", "01-a", 4.0, 10.0, "graded", "late by 1 h 00 min: -1 points", {}, penalty=1.0)
     return {
         "01-a": lms.grades_from(
-            [Result("alice", "01-a", 10.0, 10.0, "graded"), late, Result("zed", "01-a", 7.0, 10.0, "graded")], 10.0
+            [Grade("alice", "01-a", 10.0, 10.0, "graded"), late, Grade("zed", "01-a", 7.0, 10.0, "graded")], 10.0
         ),
         "02-b": lms.grades_from(
-            [Result("alice", "02-b", 3.0, 6.0, "graded"), Result("bob", "02-b", 0.0, 6.0, "error", "not valid JSON")],
+            [Grade("alice", "02-b", 3.0, 6.0, "graded"), Grade("bob", "02-b", 0.0, 6.0, "error", "not valid JSON")],
             6.0,
         ),
     }
@@ -268,7 +268,7 @@ def _renamed_and_reordered(answer_source: str) -> str:
 
 
 def test_similarity_ranks_planted_copies_first_and_leaves_independent_work_low(tmp_path):
-    release = notebooks.read(course.release(LESSON_08))
+    release = notebooks.read(course.released_notebook(LESSON_08))
     base, other = INDEPENDENT
     copied = {k: _renamed_and_reordered(v) for k, v in base.items()}
     reordered = {"conv_output_size": base["conv2d"], "conv2d": base["conv_output_size"]}  # functions swapped

@@ -4,7 +4,7 @@ import json
 
 from conftest import course_cmd
 
-from autograder import results, runner
+from autograder import records, runner
 
 
 def _report(mode, backend, lessons, devices=("CPU:0",), started="2026-11-23T10:00:00+00:00"):
@@ -40,13 +40,13 @@ def _lesson(name, wall, status="passed", metrics=(), error=None):
 
 
 def test_a_lesson_run_again_replaces_only_its_own_row(tmp_path):
-    results.add(_report("smoke", "jax", [_lesson("01-a", 10), _lesson("02-b", 20)]), tmp_path)
-    path = results.add(_report("smoke", "jax", [_lesson("02-b", 5)]), tmp_path)
+    records.add(_report("smoke", "jax", [_lesson("01-a", 10), _lesson("02-b", 20)]), tmp_path)
+    path = records.add(_report("smoke", "jax", [_lesson("02-b", 5)]), tmp_path)
     record = json.loads(path.read_text())
     assert path.name == "smoke-jax-cpu.json"
     assert [(r["lesson"], r["wall_s"]) for r in record["lessons"]] == [("01-a", 10), ("02-b", 5)]
     assert record["total_s"] == 15
-    gpu = results.add(_report("full", "jax", [_lesson("01-a", 3)], devices=["gpu:0 (NVIDIA H100)"]), tmp_path)
+    gpu = records.add(_report("full", "jax", [_lesson("01-a", 3)], devices=["gpu:0 (NVIDIA H100)"]), tmp_path)
     assert gpu.name == "full-jax-gpu.json"
 
 
@@ -69,8 +69,8 @@ def test_page_judges_targets_and_course_time():
         "torch",
         [_lesson("05-keras-models-and-mlp", 0, "cannot run", error="torch is not installed here (pip install torch)")],
     )
-    page = results.render(
-        results.load_from([full, smoke, torch]), ["05-keras-models-and-mlp", "09-cnn-image-classifiers"]
+    page = records.render(
+        records.load_from([full, smoke, torch]), ["05-keras-models-and-mlp", "09-cnn-image-classifiers"]
     )
     assert "| CNN, Fashion-MNIST (09) | >= 0.93 | 0.9345, met by +0.0045 |" in page
     assert "| MLP, Fashion-MNIST (05) | >= 0.895 | 0.8900, missed by 0.0050 |" in page
@@ -118,4 +118,4 @@ def test_unavailable_backend_without_record_is_a_clear_error(tiny_root, monkeypa
 
 
 def test_committed_results_page_matches_its_records():
-    assert results.write(check=True), "docs/results.md is out of date: run `course results`"
+    assert records.write(check=True), "docs/results.md is out of date: run `course results`"
