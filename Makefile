@@ -14,7 +14,7 @@ DIGITS  := /usr/share/doc/opencv-doc/examples/data/digits.png
 FORTUNES := /usr/share/games/fortunes/computers
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: install system data demo test format test-browser lab grade-lab release run-smoke run-full backends results doctor clean
+.PHONY: install system data demo test format test-browser lab grade-lab release run-smoke run-full backends gpu-pack gpu-run results doctor clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -91,11 +91,30 @@ run-full: data
 	$(BIN)/course run --mode full --record
 
 # Every lesson in smoke mode on each Keras backend, tabulated in docs/results.md.
-# PyTorch is not in requirements.txt; where it is not installed the table says so.
-backends: data
+# PyTorch is large and no lesson needs it, so it lives in a venv of its own, made here
+# from the package index (the same pins, plus torch).
+TORCH_VENV := .venv-torch
+TORCH      := torch==2.13.0
+
+$(TORCH_VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt $(TORCH)
+	$(TORCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+backends: data $(TORCH_VENV)/.installed
 	-$(BIN)/course run --mode smoke --backend tensorflow --record --out build/run-smoke-tensorflow
 	-$(BIN)/course run --mode smoke --backend jax --record --out build/run-smoke-jax
-	-$(BIN)/course run --mode smoke --backend torch --record --out build/run-smoke-torch
+	-$(TORCH_VENV)/bin/course run --mode smoke --backend torch --record --out build/run-smoke-torch
+
+# The whole course in full mode on a lent GPU in one call (README: "On a lent GPU"):
+# gpu-pack here puts the wheels the GPU image lacks and the data into build/gpu/;
+# gpu-run there (the image's python3, no venv) installs them and runs every lesson on JAX.
+gpu-pack: data
+	$(BIN)/python -m autograder.device pack
+
+gpu-run:
+	python3 -m autograder.device run
 
 results: install
 	$(BIN)/course results

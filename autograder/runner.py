@@ -71,9 +71,8 @@ def _judge(metric: dict, mode: str) -> str:
     return f"met by {gap:+.4f}" if gap >= 0 else f"missed by {-gap:.4f}"
 
 
-def run_lesson(lesson: str, mode: str, out_dir: Path, backend: str | None, timeout: int) -> dict:
-    """Execute one solution notebook in a fresh kernel; save the executed copy; summarize it."""
-    result = {
+def _empty(lesson: str) -> dict:
+    return {
         "lesson": lesson,
         "status": "passed",
         "error": None,
@@ -84,6 +83,11 @@ def run_lesson(lesson: str, mode: str, out_dir: Path, backend: str | None, timeo
         "slowest": [],
         "ran": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def run_lesson(lesson: str, mode: str, out_dir: Path, backend: str | None, timeout: int) -> dict:
+    """Execute one solution notebook in a fresh kernel; save the executed copy; summarize it."""
+    result = _empty(lesson)
     missing = backend_missing(backend)
     if missing:
         return dict(result, status="cannot run", error=missing)
@@ -113,19 +117,39 @@ def run_lesson(lesson: str, mode: str, out_dir: Path, backend: str | None, timeo
 
 
 def run(
-    lessons: list[str], mode: str, out_dir: Path, backend: str | None = None, timeout: int = 1800, log=print
+    lessons: list[str],
+    mode: str,
+    out_dir: Path,
+    backend: str | None = None,
+    timeout: int = 1800,
+    log=print,
+    budget_s: float | None = None,
 ) -> dict:
-    """Run lessons one after another and write report.json and report.md into out_dir."""
+    """Run lessons one after another; write report.json and report.md into out_dir after
+    each, so a run cut short keeps what it finished. With ``budget_s``, lessons that would
+    start after that many seconds (the first always starts) are reported as not run."""
     out_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
     results = []
+    report = _report(mode, started, backend, results)
     for lesson in lessons:
-        log(f"running {lesson} ({mode}) ...")
-        r = run_lesson(lesson, mode, out_dir, backend, timeout)
-        log(f"  {r['status']} in {r['wall_s']:.1f} s" + (f": {r['error']}" if r["error"] else ""))
+        if results and budget_s is not None and time.perf_counter() - clock > budget_s:
+            r = dict(_empty(lesson), status="not run", error=f"the run's {budget_s:g} s were spent")
+        else:
+            log(f"running {lesson} ({mode}) ...")
+            r = run_lesson(lesson, mode, out_dir, backend, timeout)
+            log(f"  {r['status']} in {r['wall_s']:.1f} s" + (f": {r['error']}" if r["error"] else ""))
         results.append(r)
+        report = _report(mode, started, backend, results)
+        (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+        (out_dir / "report.md").write_text(markdown(report))
+    return report
+
+
+def _report(mode: str, started: datetime, backend: str | None, results: list[dict]) -> dict:
     first_setup = next((r["setup"] for r in results if r["setup"]), {})
-    report = {
+    return {
         "mode": mode,
         "started": started.isoformat(timespec="seconds"),
         "host": platform.node(),
@@ -140,9 +164,6 @@ def run(
         "total_s": round(sum(r["wall_s"] for r in results), 2),
         "lessons": results,
     }
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
-    (out_dir / "report.md").write_text(markdown(report))
-    return report
 
 
 def _cpu_count() -> int:
