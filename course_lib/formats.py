@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import pickle
+import re
 import tarfile
 from pathlib import Path
 
@@ -178,6 +179,40 @@ def parse_fortunes(paths: dict[str, Path], categories=FORTUNE_CATEGORIES) -> tup
         texts = np.empty(len(part), dtype=object)
         texts[:] = [t for _, t, _ in part]
         out.append((texts, np.array([label for _, _, label in part], dtype=np.int64)))
+    return tuple(out)
+
+
+# The two topics that stand in for IMDB's two sentiments (the largest pair: 1,225 + 407 texts).
+IMDB_STAND_IN_TOPICS = ("computers", "men-women")
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def parse_fortunes_as_imdb(paths: dict[str, Path], num_words: int | None = None) -> tuple:
+    """Two fortune topics (IMDB_STAND_IN_TOPICS, labels 0 and 1) encoded as `parse_imdb` gives IMDB.
+
+    Texts are lower-cased and cut into words (runs of letters, digits and apostrophes);
+    words are ranked by their count in the training texts (ties alphabetical), and a text
+    becomes [1] + [rank + 3 for each word], as in keras.datasets.imdb: 1 marks the start,
+    the most frequent word is 4, and 2 stands for a word beyond ``num_words`` or one
+    never seen in training.
+    """
+    (texts_train, y_train), (texts_test, y_test) = parse_fortunes(paths, IMDB_STAND_IN_TOPICS)
+    start_char, oov_char, index_from = 1, 2, 3
+    counts: dict[str, int] = {}
+    for text in texts_train:
+        for word in _WORD.findall(text.lower()):
+            counts[word] = counts.get(word, 0) + 1
+    ranked = sorted(counts, key=lambda word: (-counts[word], word))
+    index = {word: rank + index_from for rank, word in enumerate(ranked, start=1)}
+    out = []
+    for texts, ys in ((texts_train, y_train), (texts_test, y_test)):
+        seqs = np.empty(len(texts), dtype=object)
+        for i, text in enumerate(texts):
+            seq = [start_char] + [index.get(word, oov_char) for word in _WORD.findall(text.lower())]
+            if num_words is not None:
+                seq = [w if w < num_words else oov_char for w in seq]
+            seqs[i] = seq
+        out.append((seqs, ys))
     return tuple(out)
 
 

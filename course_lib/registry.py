@@ -35,6 +35,21 @@ class DataFile:
 
 
 @dataclasses.dataclass(frozen=True)
+class StandIn:
+    """Data in a dataset's shape, made from a small dataset the course provisions (`make data`).
+
+    A lesson section built on a dataset too large to ship (CIFAR-10, IMDB) asks for it
+    with ``datasets.load(name, allow_stand_in=True)``: where the dataset is absent, this
+    stands in for it, so the section's code runs everywhere (CI included), and `load`
+    says so.
+    """
+
+    dataset: str  # the registry entry whose files it is made from
+    parse: Callable[..., tuple]  # reads those files, giving arrays shaped like the real dataset's
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Dataset:
     name: str
     description: str
@@ -45,6 +60,7 @@ class Dataset:
     # Datasets that ship inside an installed Python package need no files at all.
     builtin: bool = False
     notes: str = ""
+    stand_in: StandIn | None = None
 
 
 _TFK = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -115,6 +131,12 @@ REGISTRY: dict[str, Dataset] = {
                 ),
             ),
             formats.parse_cifar10,
+            stand_in=StandIn(
+                "photo_patches",
+                formats.parse_photo_patches,
+                "the photo patches, 3,000 + 1,000 colour 32x32 patches cut from ten photographs and "
+                "labelled by photograph (10 classes, PHOTO_PATCH_CLASSES)",
+            ),
         ),
         Dataset(
             "imdb",
@@ -128,6 +150,12 @@ REGISTRY: dict[str, Dataset] = {
                 ),
             ),
             formats.parse_imdb,
+            stand_in=StandIn(
+                "fortunes",
+                formats.parse_fortunes_as_imdb,
+                "fortunes about computers (label 0) or about men and women (label 1), 1,225 + 407 short "
+                "texts as word indices in IMDB's encoding",
+            ),
         ),
         Dataset(
             "opencv_digits",

@@ -214,7 +214,8 @@ def test_idx_parser_and_a_truncated_file(tmp_path):
         formats.read_idx(bad)
 
 
-def test_cifar10_parser_reads_the_archive_without_unpacking(tmp_path, monkeypatch):
+def _tiny_cifar10(monkeypatch, tmp_path) -> Path:
+    """Point cifar10 at a tiny archive (4 images per batch) put in the data dir; return its path."""
     rng = np.random.default_rng(1)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
@@ -228,21 +229,31 @@ def test_cifar10_parser_reads_the_archive_without_unpacking(tmp_path, monkeypatc
     target = tmp_path / "data" / "cifar10" / "cifar-10-python.tar.gz"
     target.parent.mkdir(parents=True)
     target.write_bytes(data)
+    return target
+
+
+def _tiny_imdb(monkeypatch, tmp_path, seqs=([1, 5, 20], [7]), labels=(1, 0)) -> None:
+    """Point imdb at a tiny imdb.npz in the data dir (the same reviews for training and test)."""
+    x = np.empty(len(seqs), dtype=object)
+    x[:] = [list(s) for s in seqs]
+    buf = io.BytesIO()
+    np.savez(buf, x_train=x, y_train=np.array(labels), x_test=x, y_test=np.array(labels[::-1]))
+    data = buf.getvalue()
+    _with_file(monkeypatch, "imdb", data)
+    target = tmp_path / "data" / "imdb" / "imdb.npz"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+
+
+def test_cifar10_parser_reads_the_archive_without_unpacking(tmp_path, monkeypatch):
+    _tiny_cifar10(monkeypatch, tmp_path)
     (x_train, y_train), (x_test, y_test) = datasets.load("cifar10", smoke=False)
     assert x_train.shape == (20, 32, 32, 3) and x_test.shape == (4, 32, 32, 3)
     assert y_train.tolist() == [0, 1, 2, 3] * 5
 
 
 def test_imdb_parser_matches_keras_conventions(tmp_path, monkeypatch):
-    buf = io.BytesIO()
-    seqs = np.empty(2, dtype=object)
-    seqs[0], seqs[1] = [1, 5, 20], [7]
-    np.savez(buf, x_train=seqs, y_train=np.array([1, 0]), x_test=seqs, y_test=np.array([0, 1]))
-    data = buf.getvalue()
-    _with_file(monkeypatch, "imdb", data)
-    target = tmp_path / "data" / "imdb" / "imdb.npz"
-    target.parent.mkdir(parents=True)
-    target.write_bytes(data)
+    _tiny_imdb(monkeypatch, tmp_path)
     (x_train, y_train), _ = datasets.load("imdb", smoke=False)
     assert list(x_train[0]) == [1, 4, 8, 23] and list(x_train[1]) == [1, 10]  # start 1, index_from 3
     (x_small, _), _ = datasets.load("imdb", smoke=False, num_words=9)
@@ -267,6 +278,78 @@ def test_imdb_smoke_subset_keeps_word_lists(tmp_path, monkeypatch):
     assert len(x_test) == datasets.SMOKE_SIZES["test"]
     assert list(x_train[1]) == [1, 4, 6, 2] and y_train[:3].tolist() == [0, 1, 0]
     assert max(max(s) for s in x_train) < 20
+
+
+# ------------------------------------------- stand-ins for data too large to ship
+
+
+def test_cifar10_stand_in_where_it_is_absent_and_the_real_data_where_it_is_present(tmp_path, monkeypatch):
+    """Lesson 09's section 9 runs the same code with or without CIFAR-10; `load` says which it got."""
+    with pytest.raises(datasets.DataError, match="course data fetch cifar10"):
+        datasets.load("cifar10", smoke=False)  # without the flag, missing data is an error as ever
+    messages = []
+    (x_train, y_train), (x_test, y_test) = datasets.load(
+        "cifar10", smoke=False, allow_stand_in=True, log=messages.append
+    )
+    (patches, patch_labels), _ = datasets.load("photo_patches", smoke=False)
+    assert x_train.shape == (3000, 32, 32, 3) and x_test.shape == (1000, 32, 32, 3) and x_train.dtype == np.uint8
+    np.testing.assert_array_equal(x_train, patches)
+    np.testing.assert_array_equal(y_train, patch_labels)
+    assert len(messages) == 1 and "cifar10 is not available here" in messages[0]
+    assert "photo patches" in messages[0] and "course data fetch cifar10" in messages[0]
+
+    _tiny_cifar10(monkeypatch, tmp_path)
+    for mode in ("full", "smoke"):  # the real data wherever it is found, in every mode
+        monkeypatch.setenv("COURSE_MODE", mode)
+        messages.clear()
+        (x_train, y_train), (x_test, _) = datasets.load("cifar10", allow_stand_in=True, log=messages.append)
+        assert x_train.shape == (20, 32, 32, 3) and x_test.shape == (4, 32, 32, 3), mode
+        assert y_train.tolist() == [0, 1, 2, 3] * 5, mode
+        assert messages == [f"cifar10: the real data, from data dir ({tmp_path / 'data' / 'cifar10'})"], mode
+
+
+def test_a_damaged_copy_is_an_error_not_a_reason_for_the_stand_in(tmp_path, monkeypatch):
+    _tiny_cifar10(monkeypatch, tmp_path).write_bytes(b"half a download")
+    with pytest.raises(datasets.DataError, match=r"damaged.*course data fetch cifar10 --force"):
+        datasets.load("cifar10", allow_stand_in=True, log=lambda m: None)
+
+
+def test_imdb_stand_in_is_two_fortune_topics_in_imdbs_encoding(tmp_path, monkeypatch):
+    messages = []
+    (x_train, y_train), (x_test, y_test) = datasets.load(
+        "imdb", smoke=False, num_words=500, allow_stand_in=True, log=messages.append
+    )
+    assert "imdb is not available here" in messages[0] and "course data fetch imdb" in messages[0]
+    (texts, topics), _ = datasets.load("fortunes", smoke=False, categories=datasets.IMDB_STAND_IN_TOPICS)
+    assert len(x_train) == len(texts) == 1225 and len(x_test) == 407
+    np.testing.assert_array_equal(y_train, topics)
+    assert set(y_train.tolist()) == set(y_test.tolist()) == {0, 1}
+    assert all(seq[0] == 1 and 2 <= min(seq[1:], default=2) and max(seq) < 500 for seq in x_train)
+    # Word indices as keras.datasets.imdb gives them: rank by count in the training texts, plus 3.
+    first = re.findall(r"[a-z0-9']+", texts[0].lower())
+    counts = {}
+    for text in texts:
+        for word in re.findall(r"[a-z0-9']+", text.lower()):
+            counts[word] = counts.get(word, 0) + 1
+    rank = {w: r for r, w in enumerate(sorted(counts, key=lambda w: (-counts[w], w)), start=1)}
+    assert x_train[0] == [1] + [rank[w] + 3 if rank[w] + 3 < 500 else 2 for w in first]
+    assert sorted(counts, key=lambda w: (-counts[w], w))[0] == "the"
+
+    _tiny_imdb(monkeypatch, tmp_path)
+    monkeypatch.setenv("COURSE_MODE", "full")
+    (x_real, y_real), _ = datasets.load("imdb", num_words=9, allow_stand_in=True, log=messages.append)
+    assert list(x_real[0]) == [1, 4, 8, 2] and y_real.tolist() == [1, 0]
+    assert messages[-1].startswith("imdb: the real data, from data dir")
+
+
+def test_only_datasets_with_a_stand_in_take_the_flag():
+    with pytest.raises(datasets.DataError, match="no stand-in"):
+        datasets.load("fashion_mnist", allow_stand_in=True)
+    for spec in datasets.REGISTRY.values():
+        if spec.stand_in is not None:
+            assert (
+                spec.stand_in.dataset in datasets.REGISTRY and datasets.REGISTRY[spec.stand_in.dataset].stand_in is None
+            )
 
 
 # ----------------------------------------------------------- fortunes and time series
