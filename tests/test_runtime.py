@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -38,3 +43,16 @@ def test_record_prints_value_and_target_verdict(capsys):
     assert "accuracy = 0.9123" in out and "target >= 0.9: met" in out
     runtime.record("accuracy", 0.5, target=0.9)
     assert "not met" in capsys.readouterr().out
+
+
+def test_on_jax_compiled_programs_are_kept_on_disk(tmp_path):
+    """A model rebuilt with the same shapes (or a lesson run again) compiles from the cache."""
+    code = (
+        "import jax, jax.numpy as jnp\n"
+        "from course_lib import runtime\n"
+        "runtime.cache_compilations()\n"
+        "jax.jit(lambda x: jnp.tanh(x) @ x.T)(jnp.ones((8, 8))).block_until_ready()\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=Path(runtime.__file__).parent.parent)
+    assert any((tmp_path / "cache").iterdir())
