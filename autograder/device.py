@@ -140,9 +140,10 @@ def run(
     if subprocess.run([sys.executable, "-c", check], env=env).returncode != 0:
         raise RuntimeError("the carried wheels leave requirements unmet (above): add them to the pack")
     course = (
-        "from pathlib import Path; from autograder import course, runner; "
-        f"runner.run(course.resolve({lessons or None!r}), {mode!r}, Path({str(out / 'run')!r}), backend='jax', "
-        f"budget_s={budget_s!r})"
+        "import sys; from pathlib import Path; from autograder import course, runner; "
+        f"report = runner.run(course.resolve({lessons or None!r}), {mode!r}, Path({str(out / 'run')!r}), "
+        f"backend='jax', budget_s={budget_s!r}); "
+        "sys.exit(any(r['status'] != 'passed' for r in report['lessons']))"
     )
     done = subprocess.run([sys.executable, "-c", course], env=env)
     for name in ("report.json", "report.md"):

@@ -70,6 +70,14 @@ def cache_compilations() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def steps_per_execution(steps: int) -> int:
+    """``steps`` for ``model.compile(steps_per_execution=...)``, or 1 on PyTorch, whose
+    Keras backend runs one training step per call and refuses any other number."""
+    import keras
+
+    return 1 if keras.config.backend() == "torch" else steps
+
+
 def set_seeds(seed: int = DEFAULT_SEED) -> None:
     """Seed Python, NumPy and the Keras backend in one go."""
     import keras

@@ -56,3 +56,11 @@ def test_on_jax_compiled_programs_are_kept_on_disk(tmp_path):
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))
     subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=Path(runtime.__file__).parent.parent)
     assert any((tmp_path / "cache").iterdir())
+
+
+@pytest.mark.parametrize("backend, expected", [("tensorflow", 16), ("jax", 16), ("torch", 1)])
+def test_steps_per_execution_is_one_where_the_backend_allows_no_other(monkeypatch, backend, expected):
+    import keras
+
+    monkeypatch.setattr(keras.config, "backend", lambda: backend)
+    assert runtime.steps_per_execution(16) == expected
