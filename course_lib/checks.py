@@ -50,6 +50,9 @@ def as_array(value: Any, name: str = "your result") -> np.ndarray:
     """Convert a result (NumPy array, list, backend tensor) to a NumPy array, or explain why not."""
     if value is None:
         _fail(f"{name} is None.", "did you forget a `return` statement?")
+    keras = sys.modules.get("keras")  # not imported here: NumPy-only answers are checked where Keras is absent
+    if keras is not None and keras.ops.is_tensor(value):
+        value = keras.ops.convert_to_numpy(value)  # np.asarray refuses a PyTorch tensor that requires grad
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
