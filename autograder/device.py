@@ -44,20 +44,17 @@ TARGET_PYTHON = {"python_version": "3.12", "python_full_version": "3.12.3"}
 DEFAULT_BUDGET_S = 540
 
 
-def _canonical(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
 def closure(top=TOP) -> dict[str, str]:
     """{distribution: version} for ``top`` and everything they require on Linux, CPython
     3.12, as this venv has them, without what the GPU image has."""
     from packaging.markers import default_environment
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
     env = {**default_environment(), **TARGET_PYTHON, "sys_platform": "linux", "platform_system": "Linux"}
     found, todo = {}, list(top)
     while todo:
-        name = _canonical(todo.pop())
+        name = canonicalize_name(todo.pop())
         if name in found or name in IMAGE_HAS:
             continue
         dist = importlib.metadata.distribution(name)
@@ -98,15 +95,16 @@ def pack(out: Path = PACK, log=print) -> None:
 def unmet(site: Path) -> list[str]:
     """Requirements of the distributions in ``site`` that nothing installed meets."""
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
-    installed = {_canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
     problems = []
     for dist in importlib.metadata.distributions(path=[str(site)]):
         for text in dist.requires or []:
             req = Requirement(text)
             if req.marker is not None and not req.marker.evaluate({"extra": ""}):
                 continue
-            have = installed.get(_canonical(req.name))
+            have = installed.get(canonicalize_name(req.name))
             if have is None or (req.specifier and not req.specifier.contains(have, prereleases=True)):
                 problems.append(f"{dist.metadata['Name']} needs {req} (found {have or 'nothing'})")
     return problems
