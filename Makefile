@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
-export TF_ENABLE_ONEDNN_OPTS := 0
+export TF_ENABLE_ONEDNN_OPTS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz

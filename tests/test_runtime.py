@@ -64,3 +64,30 @@ def test_steps_per_execution_is_one_where_the_backend_allows_no_other(monkeypatc
 
     monkeypatch.setattr(keras.config, "backend", lambda: backend)
     assert runtime.steps_per_execution(16) == expected
+
+
+def test_setup_keeps_tensorflow_notices_out_of_stderr():
+    """oneDNN is on, and no cell shows TensorFlow's notices about it; other stderr lines pass."""
+    notices = (
+        "oneDNN custom operations are on. Ignore me.\\n"
+        "E0 util.cc:131] oneDNN supports DT_HALF only on platforms with AVX-512. Falling back.\\n"
+    )
+    code = (
+        "import os\n"
+        "from course_lib import runtime\n"
+        "runtime.setup()\n"
+        "with runtime.tensorflow_notices_dropped():\n"
+        f"    os.write(2, b'{notices}real trouble\\n')\n"
+        "print(os.environ['TF_ENABLE_ONEDNN_OPTS'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in runtime.QUIET_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(env, KERAS_BACKEND="tensorflow"),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(runtime.__file__).parent.parent,
+    )
+    assert done.stdout.split()[-1] == "1"
+    assert done.stderr == "real trouble\n"
