@@ -46,7 +46,8 @@ def cmd_doctor(args) -> int:
             print(f"{dist:<24}{version}")
     print(f"{'COURSE_MODE':<24}{runtime.mode()}")
     try:
-        import keras
+        with runtime.startup_notices_dropped():
+            import keras
 
         print(f"{'backend':<24}{keras.config.backend()}")
         print(f"{'devices':<24}{', '.join(runtime.devices())}")

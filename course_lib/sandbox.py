@@ -34,7 +34,7 @@ _JAILS_PER_PROCESS = 2**9
 @dataclass(frozen=True)
 class Limits:
     cpu_seconds: int = 900  # CPU time for the whole kernel
-    memory_mb: int = 6144  # address space; TensorFlow reserves a lot of it
+    memory_mb: int = 10240  # address space; TensorFlow with oneDNN reserves a lot (lesson 09: over 6 GiB)
     processes: int = 512  # threads count too: TF and BLAS use dozens
     file_mb: int = 200  # largest file the kernel may write
     open_files: int = 1024
