@@ -106,6 +106,27 @@ def cache_compilations() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def classic_threefry() -> None:
+    """On JAX, draw random numbers with the classic layout of its threefry generator.
+
+    Every new weight shape compiles its own random-number program: with JAX's newer
+    layout (``jax_threefry_partitionable``, made to be split across many devices) that
+    takes about 0.5 s on a CPU, with the classic one 0.2 s, and a lesson builds dozens of
+    shapes. Training runs no slower. The numbers drawn differ, so seeded runs are
+    repeatable within either layout, not across them.
+    """
+    import keras
+
+    if keras.config.backend() != "jax":
+        return
+    import jax
+
+    try:
+        jax.config.update("jax_threefry_partitionable", False)
+    except AttributeError:  # a JAX that has dropped the classic layout
+        pass
+
+
 def steps_per_execution(steps: int) -> int:
     """``steps`` for ``model.compile(steps_per_execution=...)``, or 1 on PyTorch, whose
     Keras backend runs one training step per call and refuses any other number."""
@@ -115,11 +136,33 @@ def steps_per_execution(steps: int) -> int:
 
 
 def set_seeds(seed: int = DEFAULT_SEED) -> None:
-    """Seed Python, NumPy and the Keras backend in one go."""
+    """Seed Python, NumPy and the Keras backend in one go: `keras.utils.set_random_seed`,
+    but on JAX and PyTorch without loading TensorFlow.
+
+    Keras seeds TensorFlow too whenever it is installed (for `tf.data` pipelines), and
+    importing it for that costs a JAX or PyTorch lesson about 4 s and a gigabyte of
+    memory, though no lesson feeds those backends through `tf.data`. Once something else
+    has loaded TensorFlow (saving a model, `TextVectorization`), it is seeded as well.
+    """
     import keras
 
     random.seed(seed)
-    keras.utils.set_random_seed(seed)  # also seeds NumPy and the backend
+    if keras.config.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    try:
+        from keras.src.utils.module_utils import tensorflow as lazy_tensorflow
+    except ImportError:  # a Keras laid out otherwise: seed as Keras does, import and all
+        keras.utils.set_random_seed(seed)
+        return
+    # Keras asks its lazy handle whether TensorFlow is available, which imports it; say
+    # "no" for this one call, then let later questions be answered for real.
+    known = lazy_tensorflow.__dict__.get("_available")
+    lazy_tensorflow._available = False
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        lazy_tensorflow._available = known
 
 
 def devices() -> list[str]:
@@ -167,8 +210,8 @@ def _configure_plots() -> None:
 
 
 def setup(seed: int = DEFAULT_SEED) -> dict:
-    """Prepare a lesson: quiet logs, compiled programs cached, fixed seeds, small plots;
-    print and return where it runs."""
+    """Prepare a lesson: quiet logs, compiled programs cached, quick random-number
+    compiles, fixed seeds, small plots; print and return where it runs."""
     quiet_logs()
     current = mode()
     with startup_notices_dropped():
@@ -176,6 +219,7 @@ def setup(seed: int = DEFAULT_SEED) -> dict:
     import numpy as np
 
     cache_compilations()
+    classic_threefry()
     set_seeds(seed)
     _configure_plots()
     info = {

@@ -58,6 +58,35 @@ def test_on_jax_compiled_programs_are_kept_on_disk(tmp_path):
     assert any((tmp_path / "cache").iterdir())
 
 
+def test_setup_on_jax_leaves_tensorflow_unloaded_and_available(tmp_path):
+    """Seeding makes JAX runs repeatable without importing TensorFlow (seconds and a
+    gigabyte); a layer that needs TensorFlow still finds it afterwards. Random draws use
+    the quick-to-compile classic threefry layout."""
+    code = (
+        "import sys, jax, keras\n"
+        "from course_lib import runtime\n"
+        "runtime.setup()\n"
+        "print(jax.config.jax_threefry_partitionable)\n"
+        "def draw(seed):\n"
+        "    runtime.set_seeds(seed)\n"
+        "    return keras.ops.convert_to_numpy(keras.random.uniform((3,))).tolist()\n"
+        "assert draw(1) == draw(1) != draw(2)\n"
+        "print('tensorflow' in sys.modules)\n"
+        "keras.layers.TextVectorization(max_tokens=5)\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(runtime.__file__).parent.parent,
+    )
+    assert done.stdout.split()[-3:] == ["False", "False", "True"]
+
+
 @pytest.mark.parametrize("backend, expected", [("tensorflow", 16), ("jax", 16), ("torch", 1)])
 def test_steps_per_execution_is_one_where_the_backend_allows_no_other(monkeypatch, backend, expected):
     import keras
