@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -18,6 +20,42 @@ CHECK_MARK = "NBVAL_CHECK_OUTPUT"
 
 class NotebookError(RuntimeError):
     """A notebook that cannot be read, or whose execution failed; the message says which cell."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM arrived while a notebook ran: stop the whole command, not just this notebook."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _SignalWatch:
+    """nbclient answers SIGINT and SIGTERM by shutting the kernel down, then reports the
+    notebook as failed and returns, so a run of several lessons would record a failure
+    and go on with the next one. Once the kernel is up (nbclient's own handlers are in
+    place by then), ours replace them: they note the signal and shut the kernel down, and
+    `execute` raises `Interrupted`."""
+
+    def __init__(self, client: NotebookClient):
+        self.client = client
+        self.signum: int | None = None
+
+    def take_over(self, **_hook_args) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self._stop, signum)
+            except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+                return
+
+    def _stop(self, signum: int) -> None:
+        self.signum = signum
+        asyncio.ensure_future(self.client.km.shutdown_kernel(now=True))
+
+    def raise_if_stopped(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
 
 
 def read(path: Path) -> nbformat.NotebookNode:
@@ -79,18 +117,26 @@ def execute(
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(cwd)}},
     )
+    watch = _SignalWatch(client)
+    client.on_notebook_start = watch.take_over
     start = time.perf_counter()
     try:
         client.execute(env=env, cwd=str(cwd))
-    except CellTimeoutError as exc:
-        raise NotebookError(f"a cell ran longer than {timeout} s: {_first_line(exc)}") from exc
-    except DeadKernelError as exc:
-        raise NotebookError(f"the kernel died ({_first_line(exc)})") from exc
-    except CellExecutionError as exc:
-        raise NotebookError(f"a cell raised an error: {_error_summary(exc)}") from exc
-    except AssertionError as exc:  # nbclient's clean-up can trip over a kernel that died mid-cell
-        raise NotebookError("the kernel died while running the notebook") from exc
+    except (CellTimeoutError, DeadKernelError, CellExecutionError, AssertionError) as exc:
+        watch.raise_if_stopped()
+        raise NotebookError(_failure(exc, timeout)) from exc
+    watch.raise_if_stopped()
     return time.perf_counter() - start
+
+
+def _failure(exc: Exception, timeout: int) -> str:
+    if isinstance(exc, CellTimeoutError):
+        return f"a cell ran longer than {timeout} s: {_first_line(exc)}"
+    if isinstance(exc, DeadKernelError):
+        return f"the kernel died ({_first_line(exc)})"
+    if isinstance(exc, CellExecutionError):
+        return f"a cell raised an error: {_error_summary(exc)}"
+    return "the kernel died while running the notebook"  # nbclient's clean-up tripped over a dead kernel
 
 
 def _first_line(exc: Exception) -> str:

@@ -11,6 +11,7 @@ import importlib.metadata
 import os
 import platform
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -150,7 +151,8 @@ def add_commands(sub) -> None:
 
 
 def run_command(p: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    """Parse, run, and turn the course's errors into a message and exit status 1."""
+    """Parse, run, and turn the course's errors into a message and exit status 1, and an
+    interruption into a message and the shell's status for it (130 for Ctrl-C)."""
     runtime.quiet_logs()
     args = p.parse_args(argv)
     try:
@@ -158,6 +160,10 @@ def run_command(p: argparse.ArgumentParser, argv: list[str] | None) -> int:
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"\ninterrupted ({signal.Signals(signum).name}); stopped", file=sys.stderr)
+        return 128 + signum
 
 
 def parser() -> argparse.ArgumentParser:

@@ -2,6 +2,8 @@
 
 import json
 import os
+import shutil
+import signal
 
 from conftest import ROOT, course_cmd
 
@@ -118,3 +120,21 @@ def test_course_lib_never_imports_autograder():
         names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         assert not [n for n in names if n.split(".")[0] == "autograder"], path
         assert not re.search(r"import_module\([^)]*autograder", path.read_text()), f"{path}: no imports by name"
+
+
+def test_a_signal_stops_the_whole_run_and_records_nothing(tiny_root, tmp_path):
+    """nbclient turns SIGTERM into "the kernel died" and returns; the run must stop instead
+    of going on with the next lesson. The kernel signals `course` itself, its parent."""
+    solutions = tiny_root / "solutions"
+    shutil.copytree(solutions / "00-tiny", solutions / "01-tiny")
+    (solutions / "01-tiny" / "00-tiny.ipynb").rename(solutions / "01-tiny" / "01-tiny.ipynb")
+    nb_path = solutions / "00-tiny" / "00-tiny.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][1]["source"] = "import os, signal, time\nos.kill(os.getppid(), signal.SIGTERM)\ntime.sleep(60)"
+    nb_path.write_text(json.dumps(nb))
+    out = tmp_path / "run"
+    done = course_cmd("run", "00", "01", "--mode", "smoke", "--out", str(out), "--record", cwd=tiny_root, timeout=120)
+    assert done.returncode == 128 + signal.SIGTERM, done.stdout + done.stderr
+    assert "interrupted (SIGTERM)" in done.stderr
+    assert "running 01-tiny" not in done.stdout and not (out / "01-tiny.ipynb").exists()
+    assert not (tiny_root / "docs" / "runs").exists()  # nothing recorded
