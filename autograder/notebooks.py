@@ -6,12 +6,14 @@ import asyncio
 import json
 import os
 import signal
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from traitlets.config import Config
 
 from course_lib.runtime import METRIC_MIME, QUIET_ENV
 
@@ -110,23 +112,34 @@ def execute(
     env = dict(os.environ, **QUIET_ENV, COURSE_MODE=mode, PYTHONWARNINGS="ignore")
     if backend:
         env["KERAS_BACKEND"] = backend
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        allow_errors=allow_errors,
-        resources={"metadata": {"path": str(cwd)}},
-    )
-    watch = _SignalWatch(client)
-    client.on_notebook_start = watch.take_over
     start = time.perf_counter()
-    try:
-        client.execute(env=env, cwd=str(cwd))
-    except (CellTimeoutError, DeadKernelError, CellExecutionError, AssertionError) as exc:
-        watch.raise_if_stopped()
-        raise NotebookError(_failure(exc, timeout)) from exc
+    with tempfile.TemporaryDirectory(prefix="course-kernel-") as sockets:
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            allow_errors=allow_errors,
+            resources={"metadata": {"path": str(cwd)}},
+            config=_private_channels(sockets),
+        )
+        watch = _SignalWatch(client)
+        client.on_notebook_start = watch.take_over
+        try:
+            client.execute(env=env, cwd=str(cwd))
+        except (CellTimeoutError, DeadKernelError, CellExecutionError, AssertionError) as exc:
+            watch.raise_if_stopped()
+            raise NotebookError(_failure(exc, timeout)) from exc
     watch.raise_if_stopped()
     return time.perf_counter() - start
+
+
+def _private_channels(folder: str) -> Config:
+    """Talk to the kernel over Unix sockets in a folder only we can open, where the system
+    has them: its default, TCP ports on localhost, is open to every user of the machine
+    (and ipykernel warns so at each start)."""
+    if os.name != "posix":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "kernel")}})
 
 
 def _failure(exc: Exception, timeout: int) -> str:

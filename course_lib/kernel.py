@@ -129,7 +129,10 @@ def _kernel_manager(workdir: Path, settings: RunSettings, uid: int | None) -> As
     (kernels / "kernel.json").write_text(
         json.dumps({"argv": argv, "env": env, "display_name": "Python", "language": "python"})
     )
-    return AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
+    if os.name != "posix":  # no Unix sockets: TCP on localhost
+        return AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
+    # Unix sockets in our private temporary folder: a localhost TCP port is open to every user.
+    return AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs, transport="ipc", ip=str(workdir / "k"))
 
 
 def limit_outputs(nb: nbformat.NotebookNode, keep_tags: tuple[str, ...] = ()) -> None:
