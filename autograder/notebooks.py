@@ -42,6 +42,7 @@ class _SignalWatch:
     def __init__(self, client: NotebookClient):
         self.client = client
         self.signum: int | None = None
+        self._shutdown: asyncio.Future | None = None  # held, so the task is not collected before it runs
 
     def take_over(self, **_hook_args) -> None:
         loop = asyncio.get_running_loop()
@@ -53,7 +54,8 @@ class _SignalWatch:
 
     def _stop(self, signum: int) -> None:
         self.signum = signum
-        asyncio.ensure_future(self.client.km.shutdown_kernel(now=True))
+        if self._shutdown is None:  # a second Ctrl-C changes nothing
+            self._shutdown = asyncio.ensure_future(self.client.km.shutdown_kernel(now=True))
 
     def raise_if_stopped(self) -> None:
         if self.signum is not None:
