@@ -87,33 +87,38 @@ def main(argv: list[str] | None = None) -> int:
         subs = _submissions(lesson, n, tmp / "subs")
         plain = plain_nbgrader(lesson, subs, tmp / "plain")
         parallel = ours(lesson, subs, tmp / "parallel", args.jobs)
+        figures = {
+            "lesson": lesson,
+            "students": n,
+            "jobs": args.jobs,
+            "cores": os.cpu_count(),
+            "plain_nbgrader_s": round(plain, 1),
+            "course_grade_parallel_s": round(parallel, 1),
+            "speedup": round(plain / parallel, 2),
+        }
+        rows = [
+            ("plain nbgrader autograde + feedback", f"{plain:.1f}"),
+            (f"course grade --jobs {args.jobs} (sandboxed)", f"{parallel:.1f} ({figures['speedup']}x faster)"),
+        ]
         if args.overhead:
-            serial = ours(lesson, subs, tmp / "serial", 1)
-            unconfined = ours(lesson, subs, tmp / "unconfined", 1, use_sandbox=False)
-    figures = {
-        "lesson": lesson,
-        "students": n,
-        "jobs": args.jobs,
-        "cores": os.cpu_count(),
-        "plain_nbgrader_s": round(plain, 1),
-        "course_grade_parallel_s": round(parallel, 1),
-        "speedup": round(plain / parallel, 2),
-    }
-    if args.overhead:
-        figures.update(
-            sandboxed_per_notebook_s=round(serial / n, 2),
-            unconfined_per_notebook_s=round(unconfined / n, 2),
-            sandbox_overhead_pct=round(100 * (serial - unconfined) / unconfined, 1),
-        )
+            serial = ours(lesson, subs, tmp / "serial", 1) / n
+            unconfined = ours(lesson, subs, tmp / "unconfined", 1, use_sandbox=False) / n
+            overhead_pct = round(100 * (serial - unconfined) / unconfined, 1)
+            figures.update(
+                sandboxed_per_notebook_s=round(serial, 2),
+                unconfined_per_notebook_s=round(unconfined, 2),
+                sandbox_overhead_pct=overhead_pct,
+            )
+            rows += [
+                ("course grade --jobs 1, sandboxed, per notebook", f"{serial:.2f}"),
+                (
+                    "course grade --jobs 1, no sandbox, per notebook",
+                    f"{unconfined:.2f} (sandbox overhead {overhead_pct} %)",
+                ),
+            ]
     print(f"| {lesson}, {n} submissions, {os.cpu_count()} cores | seconds |\n| --- | ---: |")
-    print(f"| plain nbgrader autograde + feedback | {plain:.1f} |")
-    print(f"| course grade --jobs {args.jobs} (sandboxed) | {parallel:.1f} ({figures['speedup']}x faster) |")
-    if args.overhead:
-        print(f"| course grade --jobs 1, sandboxed, per notebook | {serial / n:.2f} |")
-        print(
-            f"| course grade --jobs 1, no sandbox, per notebook | {unconfined / n:.2f} "
-            f"(sandbox overhead {figures['sandbox_overhead_pct']} %) |"
-        )
+    for label, value in rows:
+        print(f"| {label} | {value} |")
     out = course.root() / "build" / "benchmark-grading.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2))
