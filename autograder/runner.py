@@ -154,7 +154,7 @@ def _report(mode: str, started: datetime, backend: str | None, results: list[dic
         "started": started.isoformat(timespec="seconds"),
         "host": platform.node(),
         "platform": platform.platform(),
-        "processor": f"{platform.machine()}, {_cpu_count()} CPU cores",
+        "processor": _processor(),
         "backend": first_setup.get("backend") or backend,
         "backend_version": first_setup.get("backend_version"),
         "keras": first_setup.get("keras"),
@@ -164,6 +164,26 @@ def _report(mode: str, started: datetime, backend: str | None, results: list[dic
         "total_s": round(sum(r["wall_s"] for r in results), 2),
         "lessons": results,
     }
+
+
+def _processor() -> str:
+    """Architecture, usable cores and, on Linux, the widest vector units. oneDNN picks
+    AVX-512 code where the CPU has it, so two runs on "2 CPU cores" are comparable only
+    when this part matches too."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux
+        cpuinfo = ""
+    units = vector_units(cpuinfo)
+    return f"{platform.machine()}, {_cpu_count()} CPU cores" + (f", {units}" if units else "")
+
+
+def vector_units(cpuinfo: str) -> str:
+    """'AVX-512', 'AVX2' or '' from the first flags line of a /proc/cpuinfo text."""
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    if "avx512f" in flags:
+        return "AVX-512"
+    return "AVX2" if "avx2" in flags else ""
 
 
 def _cpu_count() -> int:

@@ -119,3 +119,12 @@ def test_unavailable_backend_without_record_is_a_clear_error(tiny_root, monkeypa
 
 def test_committed_results_page_matches_its_records():
     assert records.write(check=True), "docs/results.md is out of date: run `course results`"
+
+
+def test_a_run_names_the_vector_units_that_set_its_speed():
+    cpuinfo = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu sse2 avx avx2 fma\n"
+    assert runner.vector_units(cpuinfo) == "AVX2"
+    assert runner.vector_units(cpuinfo.replace("fma", "fma avx512f avx512bw")) == "AVX-512"
+    assert runner.vector_units("flags : fpu sse2\n") == ""
+    assert runner.vector_units("") == ""  # not Linux: no /proc/cpuinfo
+    assert runner._processor().startswith(f"{runner.platform.machine()}, ")
