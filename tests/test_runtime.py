@@ -87,6 +87,42 @@ def test_setup_on_jax_leaves_tensorflow_unloaded_and_available(tmp_path):
     assert done.stdout.split()[-3:] == ["False", "False", "True"]
 
 
+@pytest.mark.parametrize("mode, flagged", [("smoke", True), ("full", False)])
+def test_smoke_runs_on_jax_compile_with_the_quicker_emitters(tmp_path, mode, flagged):
+    """Only smoke mode trades run speed for compile speed, and this JAX knows the flag:
+    XLA would abort the process on an unknown one at the first computation."""
+    code = (
+        "import os, keras\n"
+        "from course_lib import runtime\n"
+        "runtime.setup()\n"
+        "print(float(keras.ops.sum(keras.random.uniform((4, 3)) * 0 + 1)))\n"
+        "print(os.environ.get('XLA_FLAGS', ''))\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax", COURSE_MODE=mode, JAX_COMPILATION_CACHE_DIR=str(tmp_path))
+    env.pop("XLA_FLAGS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(runtime.__file__).parent.parent,
+    )
+    lines = done.stdout.splitlines()
+    assert lines[-2] == "12.0"
+    assert (runtime.QUICK_COMPILE_FLAG in lines[-1]) == flagged
+
+
+def test_a_flag_the_user_chose_wins(monkeypatch):
+    import keras
+
+    monkeypatch.setattr(keras.config, "backend", lambda: "jax")
+    monkeypatch.setenv("COURSE_MODE", "smoke")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true")
+    runtime.quick_compiles()
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_use_fusion_emitters=true"
+
+
 @pytest.mark.parametrize("backend, expected", [("tensorflow", 16), ("jax", 16), ("torch", 1)])
 def test_steps_per_execution_is_one_where_the_backend_allows_no_other(monkeypatch, backend, expected):
     import keras
