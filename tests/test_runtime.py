@@ -123,6 +123,31 @@ def test_a_flag_the_user_chose_wins(monkeypatch):
     assert os.environ["XLA_FLAGS"] == "--xla_cpu_use_fusion_emitters=true"
 
 
+def test_on_tensorflow_arrays_reach_fit_without_the_autotuner(monkeypatch):
+    """The same batches in the same order, from a pipeline whose autotuner is off."""
+    import keras
+
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("Keras feeds arrays through tf.data on TensorFlow only")
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    keras_own = getattr(ArrayDataAdapter.get_tf_dataset, "__wrapped__", ArrayDataAdapter.get_tf_dataset)
+    monkeypatch.setattr(ArrayDataAdapter, "get_tf_dataset", keras_own)  # as before any setup()
+    x, y = np.arange(40.0).reshape(20, 2), np.arange(20)
+
+    def batches():
+        keras.utils.set_random_seed(3)
+        dataset = ArrayDataAdapter(x, y, batch_size=8, shuffle=True).get_tf_dataset()
+        return dataset, [b[1].numpy().tolist() for b in dataset]
+
+    tuned, expected = batches()
+    runtime.untuned_array_input()
+    runtime.untuned_array_input()  # a second setup() does not wrap it twice
+    untuned, got = batches()
+    assert tuned.options().autotune.enabled is not False and untuned.options().autotune.enabled is False
+    assert got == expected and sorted(sum(got, [])) == list(range(20))
+
+
 @pytest.mark.parametrize("backend, expected", [("tensorflow", 16), ("jax", 16), ("torch", 1)])
 def test_steps_per_execution_is_one_where_the_backend_allows_no_other(monkeypatch, backend, expected):
     import keras
