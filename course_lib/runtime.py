@@ -133,8 +133,9 @@ def untuned_array_input() -> None:
 
     Keras turns arrays into a ``tf.data`` pipeline and starts a new iterator every
     epoch. With TensorFlow 2.21, dropping the old iterator waits for the autotuner's
-    thread, which can sit out its whole optimization period first: on lesson 09's CNN,
-    7 of 12 epochs began 12-16 s late with the process idle. Arrays already in memory
+    thread, which can sit out its whole optimization period first: in timed runs of
+    lesson 09's CNN, 7 of 12 epochs after the first began 12-16 s late, the process idle
+    all the while; with the autotuner off, none of 6. Arrays already in memory
     have nothing to tune (Keras turns the autotuner off for its ``PyDataset`` input too);
     the batches and their order are the same either way.
     """
