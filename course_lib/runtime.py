@@ -183,11 +183,11 @@ def quick_compiles() -> None:
 
     if keras.config.backend() != "jax" or mode() != "smoke":
         return
-    import jaxlib
+    from importlib import metadata
 
-    try:
-        release = tuple(int(part) for part in jaxlib.__version__.split(".")[:2])
-    except ValueError:  # a development build: its flags are unknown
+    try:  # jaxlib, JAX's compiled half, carries XLA
+        release = tuple(int(part) for part in metadata.version("jaxlib").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):  # a development build: flags unknown
         return
     flags = os.environ.get("XLA_FLAGS", "")
     if release >= QUICK_COMPILE_JAXLIB and "xla_cpu_use_fusion_emitters" not in flags:
