@@ -58,6 +58,18 @@ def test_on_jax_compiled_programs_are_kept_on_disk(tmp_path):
     assert any((tmp_path / "cache").iterdir())
 
 
+def _python(code: str, env: dict) -> subprocess.CompletedProcess:
+    """Run code in a fresh Python (a backend is chosen once per process), from the repository."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(runtime.__file__).parent.parent,
+    )
+
+
 def test_setup_on_jax_leaves_tensorflow_unloaded_and_available(tmp_path):
     """Seeding makes JAX runs repeatable without importing TensorFlow (seconds and a
     gigabyte); a layer that needs TensorFlow still finds it afterwards. Random draws use
@@ -76,14 +88,7 @@ def test_setup_on_jax_leaves_tensorflow_unloaded_and_available(tmp_path):
         "print('tensorflow' in sys.modules)\n"
     )
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(runtime.__file__).parent.parent,
-    )
+    done = _python(code, env)
     assert done.stdout.split()[-3:] == ["False", "False", "True"]
 
 
@@ -100,14 +105,7 @@ def test_smoke_runs_on_jax_compile_with_the_quicker_emitters(tmp_path, mode, fla
     )
     env = dict(os.environ, KERAS_BACKEND="jax", COURSE_MODE=mode, JAX_COMPILATION_CACHE_DIR=str(tmp_path))
     env.pop("XLA_FLAGS", None)
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(runtime.__file__).parent.parent,
-    )
+    done = _python(code, env)
     lines = done.stdout.splitlines()
     assert lines[-2] == "12.0"
     assert (runtime.QUICK_COMPILE_FLAG in lines[-1]) == flagged
