@@ -190,7 +190,7 @@ def quick_compiles() -> None:
     except (metadata.PackageNotFoundError, ValueError):  # a development build: flags unknown
         return
     flags = os.environ.get("XLA_FLAGS", "")
-    if release >= QUICK_COMPILE_JAXLIB and "xla_cpu_use_fusion_emitters" not in flags:
+    if release >= QUICK_COMPILE_JAXLIB and QUICK_COMPILE_FLAG.split("=")[0] not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} {QUICK_COMPILE_FLAG}".strip()
 
 

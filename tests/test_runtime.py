@@ -141,6 +141,7 @@ def test_on_tensorflow_arrays_reach_fit_without_the_autotuner(monkeypatch):
     tuned, expected = batches()
     runtime.untuned_array_input()
     runtime.untuned_array_input()  # a second setup() does not wrap it twice
+    assert ArrayDataAdapter.get_tf_dataset.__wrapped__ is keras_own
     untuned, got = batches()
     assert tuned.options().autotune.enabled is not False and untuned.options().autotune.enabled is False
     assert got == expected and sorted(sum(got, [])) == list(range(20))
