@@ -18,7 +18,9 @@ Pipeline, per submission:
 
 Before the class, the lesson's own solution is graded the same way (the canary): if it
 does not earn every automatic point, something is wrong with the grader, not with the
-students, and grading stops with the reason.
+students, and grading stops with the reason. Only one student per other worker runs
+beside it; the rest start once it has passed. Feedback pages are made while the last
+notebooks run, and the workers start (and import Keras) while the lesson is registered.
 
 The workspace (default ``./grading``, git-ignored) is an nbgrader course folder:
 ``source/``, ``release/``, ``autograded/``, ``feedback/``, ``gradebook.db``, plus
@@ -31,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import re
 import secrets
 import shutil
@@ -38,8 +41,8 @@ import sys
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -369,16 +372,19 @@ def _executor(settings: Settings) -> Iterator[Callable[[Job], Future]]:
             finally:
                 pool.shutdown(wait=False)
         return
-    local, residents = threading.local(), []
+    residents, idle, local = [], queue.SimpleQueue(), threading.local()
 
     def run(job: Job) -> Outcome:
         if getattr(local, "worker", None) is None:  # one resident worker process per thread
-            local.worker = worker.Resident()
-            residents.append(local.worker)
+            local.worker = idle.get()
         return local.worker.run(job)
 
     pool = ThreadPoolExecutor(max_workers=settings.jobs)
     try:
+        for _ in range(settings.jobs):  # started now: each imports Keras while this process prepares the class
+            residents.append(worker.Resident())
+            residents[-1].start()
+            idle.put(residents[-1])
         yield lambda job: pool.submit(run, job)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -454,94 +460,111 @@ def grade(
             raise GradingError(f"Cannot grade safely: {exc}") from None
     workspace = workspace.resolve()
     tests = hidden_tests(lesson)
-    seed = secrets.randbits(63)  # hidden-test inputs are new in every grading run
-    source, release = prepare(lesson, workspace)
-    release_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
-    total = nbgrader_course.max_score(workspace, lesson)
-    if policy is not None:
-        deadlines.save(policy, workspace, lesson)
-    policy = deadlines.load(workspace, lesson)
     folder = submissions.resolve()
     if folder.is_file():
         folder = _safe_extract(folder, workspace / "incoming" / lesson)
     subs = collect(lesson, folder, workspace)
-    times = deadlines.submission_times(folder, policy.zone) if folder.is_dir() else {}
-    if policy.due:
-        log(
-            f"{lesson}: {policy.describe()}; submission times found for {sum(s.student_id in times for s in subs)} "
-            f"of {len(subs)} student(s)"
-        )
-    results: dict[str, Grade] = {}
-    pending: dict[str, tuple[Job, Kept]] = {}
-    threads = max(1, (os.cpu_count() or 1) // max(1, settings.jobs))
-    for sub in subs:
-        when = times.get(sub.student_id, "")
-        if sub.notebook is None:
-            results[sub.student_id] = Grade(sub.student_id, lesson, 0.0, total, "error", sub.problem)
-            continue
-        digest = _digest(sub.notebook)
-        previous = None if settings.regrade else _previous(workspace, lesson, sub.student_id, digest)
-        if previous is not None:
-            if previous.submitted_at != when:  # a corrected timestamp needs no new run
-                previous.submitted_at = when
-                _save(workspace, previous, digest)
-            results[sub.student_id] = previous
-            continue
-        try:
-            nb = validate(lesson, sub.notebook, release_ids)
-        except notebooks.NotebookError as exc:
-            results[sub.student_id] = Grade(sub.student_id, lesson, 0.0, total, "error", str(exc), submitted_at=when)
-            _save(workspace, results[sub.student_id], digest)
-            continue
-        job, kept = _job(nb, release, tests, seed, sub.student_id, settings, threads)
-        kept.submitted, kept.submitted_at, kept.digest = str(sub.notebook), when, digest
-        pending[sub.student_id] = (job, kept)
-    reused = sum(
-        1
-        for s in subs
-        if s.notebook is not None
-        and s.student_id in results
-        and s.student_id not in pending
-        and results[s.student_id].tests
-    )
-    if reused:
-        log(f"{reused} student(s) already graded with the same notebook: kept (use --regrade to grade again)")
-    canary = None
-    if settings.canary and pending:
-        canary, _ = _job(samples.answered(lesson, 1.0, release), release, tests, seed, "canary", settings, threads)
-    progress = Progress(len(pending), log)
-    with _executor(settings) as submit:
-        futures = {submit(job): sid for sid, (job, _) in pending.items()}
-        if canary is not None:
-            futures = {submit(canary): None, **futures}
-        held = []  # students who finish before the canary: recorded once it has passed
-        for fut in as_completed(futures):
-            sid = futures[fut]
-            job = canary if sid is None else pending[sid][0]
+    digests = {s.student_id: _digest(s.notebook) for s in subs if s.notebook is not None}
+    previous = {} if settings.regrade else {sid: _previous(workspace, lesson, sid, d) for sid, d in digests.items()}
+    # Workers start before the lesson is registered, so that their imports overlap it.
+    needs_run = any(previous.get(sid) is None for sid in digests)
+    with _executor(settings) if needs_run else nullcontext() as submit:
+        source, release = prepare(lesson, workspace)
+        total = nbgrader_course.max_score(workspace, lesson)
+        if policy is not None:
+            deadlines.save(policy, workspace, lesson)
+        policy = deadlines.load(workspace, lesson)
+        times = deadlines.submission_times(folder, policy.zone) if folder.is_dir() else {}
+        if policy.due:
+            log(
+                f"{lesson}: {policy.describe()}; submission times found for "
+                f"{sum(s.student_id in times for s in subs)} of {len(subs)} student(s)"
+            )
+        release_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
+        seed = secrets.randbits(63)  # hidden-test inputs are new in every grading run
+        threads = max(1, (os.cpu_count() or 1) // max(1, settings.jobs))
+        results: dict[str, Grade] = {}
+        pending: dict[str, tuple[Job, Kept]] = {}
+        for sub in subs:
+            sid, when = sub.student_id, times.get(sub.student_id, "")
+            if sub.notebook is None:
+                results[sid] = Grade(sid, lesson, 0.0, total, "error", sub.problem)
+                continue
+            if previous.get(sid) is not None:
+                if previous[sid].submitted_at != when:  # a corrected timestamp needs no new run
+                    previous[sid].submitted_at = when
+                    _save(workspace, previous[sid], digests[sid])
+                results[sid] = previous[sid]
+                continue
             try:
-                outcome = fut.result()
-            except Exception as exc:  # a lost worker costs this student, not the batch
-                outcome = Outcome.failed(job, f"the grader's worker failed ({exc})")
-            if sid is None:
-                problem = _canary_problem(outcome, release)
-                if problem:
-                    raise GradingError(
-                        f"Grading stopped: the lesson's own solution, graded as a canary in the same "
-                        f"sandbox, lost points ({problem}). Fix the grader or the lesson; no student "
-                        "was graded."
+                nb = validate(lesson, sub.notebook, release_ids)
+            except notebooks.NotebookError as exc:
+                results[sid] = Grade(sid, lesson, 0.0, total, "error", str(exc), submitted_at=when)
+                _save(workspace, results[sid], digests[sid])
+                continue
+            job, kept = _job(nb, release, tests, seed, sid, settings, threads)
+            kept.submitted, kept.submitted_at, kept.digest = str(sub.notebook), when, digests[sid]
+            pending[sid] = (job, kept)
+        reused = sum(1 for sid in digests if sid in results and sid not in pending and results[sid].tests)
+        if reused:
+            log(f"{reused} student(s) already graded with the same notebook: kept (use --regrade to grade again)")
+        canary = None
+        if settings.canary and pending:
+            canary, _ = _job(samples.answered(lesson, 1.0, release), release, tests, seed, "canary", settings, threads)
+        # Each student's nbgrader page is made here once a worker has no notebook left to
+        # start (on a cluster at once: this machine's processors are free), while the last
+        # notebooks still run; not while only the visible tests may be shown (`reports.early_feedback`).
+        pages = policy.results != "after-due" or policy.released
+        # The canary first, the other workers taking a student each; the rest wait for its
+        # verdict, so that a failing canary stops the class after at most those few.
+        waiting = [(sid, job) for sid, (job, _) in pending.items()]
+        first = settings.jobs - 1 if canary is not None else len(waiting)
+        futures = {submit(canary): None} if canary is not None else {}
+        futures.update({submit(job): sid for sid, job in waiting[:first]})
+        waiting, running = waiting[first:], set(futures)
+        progress = Progress(len(pending), log)
+        held, unpaged, made = [], [], {}  # held: students who finish before the canary, recorded once it has passed
+        with ThreadPoolExecutor(max_workers=1) as page_maker:
+            while running:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    sid = futures[fut]
+                    job = canary if sid is None else pending[sid][0]
+                    try:
+                        outcome = fut.result()
+                    except Exception as exc:  # a lost worker costs this student, not the batch
+                        outcome = Outcome.failed(job, f"the grader's worker failed ({exc})")
+                    if sid is None:
+                        problem = _canary_problem(outcome, release)
+                        if problem:
+                            raise GradingError(
+                                f"Grading stopped: the lesson's own solution, graded as a canary in the same "
+                                f"sandbox, lost points ({problem}). Fix the grader or the lesson; no student "
+                                "was graded."
+                            )
+                        canary = None
+                        rest = {submit(job): sid for sid, job in waiting}
+                        futures.update(rest)
+                        running |= set(rest)
+                    else:
+                        held.append((sid, outcome))
+                while held and canary is None:
+                    sid, outcome = held.pop(0)
+                    kept = pending[sid][1]
+                    result = _finish(lesson, sid, kept, outcome, workspace, total)
+                    _save(workspace, result, kept.digest)  # last: a result file means this student is done
+                    results[sid] = result
+                    progress.step(result)
+                    if pages and (result.status != "error" or result.tests):
+                        unpaged.append(sid)
+                if settings.cluster or len(running) < settings.jobs:
+                    made.update(
+                        {s: page_maker.submit(nbgrader_course.feedback_page, workspace, lesson, s) for s in unpaged}
                     )
-                canary = None
-            else:
-                held.append((sid, outcome))
-            while held and canary is None:
-                sid, outcome = held.pop(0)
-                kept = pending[sid][1]
-                result = _finish(lesson, sid, kept, outcome, workspace, total)
-                _save(workspace, result, kept.digest)  # last: a result file means this student is done
-                results[sid] = result
-                progress.step(result)
+                    unpaged = []
+    fresh = frozenset(s for s, page in made.items() if page.result())
     ordered = final(lesson, [results[s.student_id] for s in subs], workspace)
-    reports.write(lesson, ordered, workspace, log=log)
+    reports.write(lesson, ordered, workspace, log=log, fresh=fresh)
     return ordered
 
 

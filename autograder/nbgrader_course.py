@@ -137,3 +137,16 @@ def scores(workspace: Path, lesson: str, students: list[str]) -> dict[str, tuple
             waiting = sum(g.max_score for nb in sub.notebooks for g in nb.grades if g.needs_manual_grade)
             out[sid] = (float(sub.score), float(waiting))
     return out
+
+
+def feedback_page(workspace: Path, lesson: str, sid: str) -> bool:
+    """``nbgrader generate_feedback`` for one student, in this process, so that a page can
+    be made while other students' notebooks still run; False if nbgrader failed (the
+    class's run in `autograder.reports.feedback` then tries that student again)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(workspace)).load_config()
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config, root=str(workspace)), config=config)
+    return bool(api.generate_feedback(lesson, sid, force=True)["success"])

@@ -40,11 +40,21 @@ def write_csv(results, path: Path) -> None:
     tmp.replace(path)
 
 
-def feedback(lesson: str, students: list[str], workspace: Path, out: Path) -> list[str]:
-    """nbgrader feedback pages (results, no hidden-test code) for graded students; returns who got one."""
+def feedback(
+    lesson: str, students: list[str], workspace: Path, out: Path, fresh: frozenset[str] = frozenset()
+) -> list[str]:
+    """nbgrader feedback pages (results, no hidden-test code) for graded students; returns who got one.
+
+    ``fresh``: students whose page nbgrader has just made from their gradebook entry as it
+    stands (`autograder.grading` makes them while others are still running); only the
+    class's other pages are made again."""
     if not students:
         return []
-    nbgrader(["generate_feedback", lesson, "--force"], cwd=workspace)
+    if set(students) - fresh:
+        nbgrader(
+            ["generate_feedback", lesson, "--force", f"--CourseDirectory.student_id_exclude={','.join(sorted(fresh))}"],
+            cwd=workspace,
+        )
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     made = []
     for sid in students:
@@ -217,7 +227,8 @@ earned on the other tests (near 0 or below: check the test).</p>
 """
 
 
-def write(lesson: str, results, workspace: Path, log=print) -> Path:
+def write(lesson: str, results, workspace: Path, log=print, fresh: frozenset[str] = frozenset()) -> Path:
+    """The lesson's reports folder from ``results``; ``fresh`` as for `feedback`."""
     out = workspace / "reports" / lesson
     out.mkdir(parents=True, exist_ok=True)
     policy = deadlines.load(workspace, lesson)
@@ -227,7 +238,7 @@ def write(lesson: str, results, workspace: Path, log=print) -> Path:
     if policy.results == "after-due" and not policy.released:
         early_feedback(lesson, students, workspace, out, policy)
     else:
-        feedback(lesson, students, workspace, out)
+        feedback(lesson, students, workspace, out, fresh)
     table = tests_table(results)
     with open(out / "tests.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=TESTS_FIELDS)

@@ -15,7 +15,7 @@ import pytest
 import tiny_course
 from conftest import ROOT, course_cmd
 
-from autograder import grading, notebooks, samples
+from autograder import grading, notebooks, reports, samples, worker
 from course_lib import sandbox
 
 
@@ -304,10 +304,40 @@ def test_a_second_checkout_grades_with_its_own_course_lib(tmp_path, monkeypatch)
     assert (rows["alice"]["score"], rows["bob"]["score"], rows["carol"]["score"]) == ("5.0", "0.0", "2.0")
 
 
-def test_the_canary_stops_grading_when_the_solution_loses_points(released, tiny_root, tmp_path):
+def _record_runs(monkeypatch) -> list[str]:
+    """Whose notebooks the grader's workers run, in order."""
+    ran, run = [], worker.Resident.run
+    monkeypatch.setattr(worker.Resident, "run", lambda self, job: ran.append(job.student) or run(self, job))
+    return ran
+
+
+def test_the_canary_stops_grading_when_the_solution_loses_points(released, tiny_root, tmp_path, monkeypatch):
     tests = tiny_root / "solutions" / "00-tiny" / "grading.py"
     tests.write_text(tests.read_text().replace('2 * x, "double on', '3 * x, "double on'))
     subs = samples.write_samples("00-tiny", tmp_path / "subs")
+    ran = _record_runs(monkeypatch)
     with pytest.raises(grading.GradingError, match=r"lost points \(test_double: double on a random 3 x 4 array"):
-        grading.grade("00-tiny", subs, tmp_path / "ws", log=lambda m: None)
+        grading.grade("00-tiny", subs, tmp_path / "ws", grading.Settings(jobs=1), log=lambda m: None)
     assert not (tmp_path / "ws" / "reports" / "00-tiny" / "grades.csv").exists(), "no student is graded"
+    assert ran == ["canary"], "the canary runs first, and no student's notebook after it fails"
+
+
+def test_feedback_pages_are_made_while_the_last_notebooks_run(released, tiny_root, tmp_path, monkeypatch):
+    subs, workspace = samples.write_samples("00-tiny", tmp_path / "subs"), tmp_path / "ws"
+    class_runs, nbgrader = [], reports.nbgrader
+    monkeypatch.setattr(reports, "nbgrader", lambda args, cwd: class_runs.append(args))
+    ran = _record_runs(monkeypatch)
+    grading.grade("00-tiny", subs, workspace, grading.Settings(jobs=2), log=lambda m: None)
+    assert ran[0] == "canary" and sorted(ran[1:]) == ["alice", "bob", "carol"]
+    assert class_runs == [], "every page was made during the run: no nbgrader run for the class after it"
+    out = workspace / "reports" / "00-tiny" / "feedback"
+    assert "Score: 5.0 / 6.0" in html.unescape((out / "alice.html").read_text())
+    assert "Score: 0.0 / 6.0" in html.unescape((out / "bob.html").read_text())
+
+    # Pages made in this run are not made again; the class's others are.
+    monkeypatch.setattr(reports, "nbgrader", nbgrader)
+    pages = {sid: workspace / "feedback" / sid / "00-tiny" / "00-tiny.html" for sid in ("alice", "bob")}
+    before = {sid: page.stat().st_mtime_ns for sid, page in pages.items()}
+    made = reports.feedback("00-tiny", ["alice", "bob"], workspace, tmp_path / "again", fresh=frozenset({"alice"}))
+    assert sorted(made) == ["alice", "bob"]
+    assert pages["alice"].stat().st_mtime_ns == before["alice"] and pages["bob"].stat().st_mtime_ns > before["bob"]
