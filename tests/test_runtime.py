@@ -111,6 +111,20 @@ def test_smoke_runs_on_jax_compile_with_the_quicker_emitters(tmp_path, mode, fla
     assert (runtime.QUICK_COMPILE_FLAG in lines[-1]) == flagged
 
 
+@pytest.mark.parametrize("chosen, huge", [(None, "False"), ("1", "True")])
+def test_setup_keeps_numpy_on_small_pages_unless_the_user_chose(chosen, huge):
+    code = (
+        "from course_lib import runtime\n"
+        "runtime.setup()\n"
+        "from numpy._core import multiarray\n"
+        "print(multiarray._set_madvise_hugepage(True))\n"  # returns the setting it replaces
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if chosen is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = chosen
+    assert _python(code, env).stdout.split()[-1] == huge
+
+
 def test_a_flag_the_user_chose_wins(monkeypatch):
     import keras
 
