@@ -359,9 +359,10 @@ def refresh_reports(lesson: str, workspace: Path, log=print) -> list[Grade]:
 
 
 @contextmanager
-def _executor(settings: Settings) -> Iterator[Callable[[Job], Future]]:
+def _executor(settings: Settings, jobs: int) -> Iterator[Callable[[Job], Future]]:
     """A function that hands a job to a worker and returns a concurrent.futures Future of
-    its Outcome: resident worker processes on this machine, or a Dask cluster's workers."""
+    its Outcome: resident worker processes on this machine (as many as ``settings.jobs``
+    allows for ``jobs`` jobs), or a Dask cluster's workers."""
     if settings.cluster:
         from dask.distributed import Client
 
@@ -372,6 +373,7 @@ def _executor(settings: Settings) -> Iterator[Callable[[Job], Future]]:
             finally:
                 pool.shutdown(wait=False)
         return
+    workers = min(settings.jobs, jobs)
     residents, idle, local = [], queue.SimpleQueue(), threading.local()
 
     def run(job: Job) -> Outcome:
@@ -379,9 +381,9 @@ def _executor(settings: Settings) -> Iterator[Callable[[Job], Future]]:
             local.worker = idle.get()
         return local.worker.run(job)
 
-    pool = ThreadPoolExecutor(max_workers=settings.jobs)
+    pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        for _ in range(settings.jobs):  # started now: each imports Keras while this process prepares the class
+        for _ in range(workers):  # started now: each imports Keras while this process prepares the class
             residents.append(worker.Resident())
             residents[-1].start()
             idle.put(residents[-1])
@@ -467,8 +469,8 @@ def grade(
     digests = {s.student_id: _digest(s.notebook) for s in subs if s.notebook is not None}
     previous = {} if settings.regrade else {sid: _previous(workspace, lesson, sid, d) for sid, d in digests.items()}
     # Workers start before the lesson is registered, so that their imports overlap it.
-    needs_run = any(previous.get(sid) is None for sid in digests)
-    with _executor(settings) if needs_run else nullcontext() as submit:
+    to_run = sum(previous.get(sid) is None for sid in digests)
+    with _executor(settings, to_run + settings.canary) if to_run else nullcontext() as submit:
         source, release = prepare(lesson, workspace)
         total = nbgrader_course.max_score(workspace, lesson)
         if policy is not None:
