@@ -172,9 +172,9 @@ def small_pages() -> None:
     fault in the host whenever it is used again: on the 2-core machines this course's
     results come from, turning Fashion-MNIST into float32 took 4.6 s instead of 0.15 s,
     and lesson 01 ran in 31 s instead of 22, lesson 03 in 93 s instead of 79, with the
-    same numbers out. Where faults are cheap, small pages cost at most those saved
-    translations. ``NUMPY_MADVISE_HUGEPAGE`` in the environment, NumPy's own switch,
-    wins over this.
+    same numbers out. Where faults are cheap (bare metal, not measured here), small pages
+    cost at most those saved translations. ``NUMPY_MADVISE_HUGEPAGE`` in the
+    environment, NumPy's own switch, wins over this.
     """
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
         return
