@@ -167,7 +167,7 @@ def cmd_feedback(args) -> int:
         policy.released = True
         deadlines.save(policy, workspace, lesson)
     results = grading.refresh_reports(lesson, workspace)
-    shown = "every test's result" if policy.results == "immediate" or policy.released else "visible tests only"
+    shown = "every test's result" if policy.shows_results else "visible tests only"
     print(f"feedback for {len(results)} student(s) in {workspace / 'reports' / lesson / 'feedback'}: {shown}")
     return 0
 

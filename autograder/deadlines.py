@@ -79,6 +79,12 @@ class Policy:
     results: str = "immediate"  # or "after-due": hidden-test results once `course feedback --release`
     released: bool = False
 
+    @property
+    def shows_results(self) -> bool:
+        """Whether students see the hidden tests' results and their score now (nbgrader's
+        feedback pages), not the visible tests only."""
+        return self.results == "immediate" or self.released
+
     @classmethod
     def from_args(
         cls,

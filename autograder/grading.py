@@ -516,7 +516,7 @@ def grade(
         # Each student's nbgrader page is made here once a worker has no notebook left to
         # start (on a cluster at once: this machine's processors are free), while the last
         # notebooks still run; not while only the visible tests may be shown (`reports.early_feedback`).
-        pages = policy.results != "after-due" or policy.released
+        pages = policy.shows_results
         # The canary first, the other workers taking a student each; the rest wait for its
         # verdict, so that a failing canary stops the class after at most those few.
         waiting = [(sid, job) for sid, (job, _) in pending.items()]

@@ -235,7 +235,7 @@ def write(lesson: str, results, workspace: Path, log=print, fresh: frozenset[str
     write_csv(results, out / "grades.csv")
     students = [r.student_id for r in results if r.status != "error" or r.tests]
     shutil.rmtree(out / "feedback", ignore_errors=True)  # no page may outlive a change of policy
-    if policy.results == "after-due" and not policy.released:
+    if not policy.shows_results:
         early_feedback(lesson, students, workspace, out, policy)
     else:
         feedback(lesson, students, workspace, out, fresh)
