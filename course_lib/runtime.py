@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import platform
 import random
@@ -80,6 +81,24 @@ def startup_notices_dropped():
             kept = [line for line in lines if not any(notice in line for notice in STARTUP_NOTICES)]
             if kept:
                 sys.stderr.write("".join(kept))
+
+
+class _NoRetracingAlarm(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def no_retracing_alarms() -> None:
+    """Drop TensorFlow's warning that calls "triggered tf.function retracing".
+
+    Keras compiles one function per model for each of ``fit``, ``evaluate`` and
+    ``predict``; a lesson that builds models in a loop (a comparison, a grid) makes a
+    new one each time, which TensorFlow's heuristic reports as retracing and a notebook
+    shows as an error-coloured output. It is a false alarm there. Other warnings pass.
+    """
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NoRetracingAlarm) for f in logger.filters):
+        logger.addFilter(_NoRetracingAlarm())
 
 
 def cache_compilations() -> None:
@@ -304,7 +323,8 @@ def _configure_plots() -> None:
 def setup(seed: int = DEFAULT_SEED) -> dict:
     """Prepare a lesson: quiet logs, NumPy on small memory pages, compiled programs
     cached, quick random-number compiles (and quick compiles in smoke mode), arrays fed
-    without stalls, fixed seeds, small plots; print and return where it runs."""
+    without stalls, no retracing false alarms, fixed seeds, small plots; print and
+    return where it runs."""
     quiet_logs()
     current = mode()
     with startup_notices_dropped():
@@ -316,6 +336,7 @@ def setup(seed: int = DEFAULT_SEED) -> dict:
     classic_threefry()
     quick_compiles()
     untuned_array_input()
+    no_retracing_alarms()
     set_seeds(seed)
     _configure_plots()
     info = {

@@ -195,3 +195,31 @@ def test_setup_keeps_tensorflow_notices_out_of_stderr():
     )
     assert done.stdout.split()[-1] == "1"
     assert done.stderr == "real trouble\n"
+
+
+def test_setup_drops_tensorflows_retracing_alarm_and_no_other_warning():
+    """Models built in a loop (lesson 12's comparison) made TensorFlow warn about retracing
+    in a cell's output; after setup that warning is gone and other TensorFlow warnings pass."""
+    code = (
+        "import logging\n"
+        "from course_lib import runtime\n"
+        "runtime.setup()\n"
+        "runtime.setup()\n"  # a second setup() adds no second filter
+        "import keras, numpy as np\n"
+        "for units in range(1, 9):\n"
+        "    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(units)])\n"
+        "    model.predict(np.zeros((4, 2)), verbose=0)\n"
+        "logging.getLogger('tensorflow').warning('a warning that matters')\n"
+        "print(len(logging.getLogger('tensorflow').filters))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(runtime.__file__).parent.parent,
+    )
+    assert done.stdout.split()[-1] == "1"
+    assert "retracing" not in done.stderr
+    assert "a warning that matters" in done.stderr
