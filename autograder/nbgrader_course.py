@@ -27,10 +27,11 @@ NOT_RELEASED = (course.HIDDEN_TESTS, ".ipynb_checkpoints", "__pycache__")
 _FEEDBACK = """\
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from autograder.feedback import MathToMathML, ShortTracebacks
+from autograder.feedback import FeedbackPage, ImageAltText, MathToMathML, ShortTracebacks
 # Feedback shows students their results, not the hidden tests' code.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ShortTracebacks, MathToMathML,
-                                    CSSHTMLHeaderPreprocessor]
+                                    ImageAltText, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.exporter_class = FeedbackPage
 """
 
 

@@ -71,6 +71,36 @@ def test_feedback_math_leaves_prices_and_unknown_latex_as_written():
     assert MATH.sub(_mathml, r"$a_i$").startswith("<math") and "<msub>" in MATH.sub(_mathml, r"$a_i$")
 
 
+def test_feedback_page_is_nbconverts_page_without_its_second_pass():
+    """FeedbackPage skips HTMLExporter's re-parse of the finished page; ImageAltText does the
+    one thing that pass would do on the classic template, so the pages are the same."""
+    import nbformat
+    from bs4 import BeautifulSoup
+    from nbconvert.exporters import HTMLExporter
+
+    from autograder.feedback import NO_ALT_TEXT, FeedbackPage, ImageAltText
+
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# A lesson\n\nSome *prose*."),
+            nbformat.v4.new_code_cell(
+                "plot()",
+                outputs=[
+                    nbformat.v4.new_output("display_data", data={"image/png": png}),
+                    nbformat.v4.new_output("display_data", data={"image/png": png}, metadata={"alt": "a loss curve"}),
+                    nbformat.v4.new_output("stream", name="stdout", text="done\n"),
+                ],
+            ),
+        ]
+    )
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    theirs, _ = HTMLExporter(template_name="classic").from_notebook_node(nbformat.from_dict(nb))
+    ours, _ = FeedbackPage(template_name="classic").from_notebook_node(ImageAltText().preprocess(nb, {})[0])
+    assert str(BeautifulSoup(ours, features="html.parser")) == theirs
+    assert ours.count(f'alt="{NO_ALT_TEXT}"') == 1 and 'alt="a loss curve"' in ours
+
+
 def _grade_by_hand(workspace, student, grade_id, points):
     """What formgrader's grade handler does when an instructor types points in the browser."""
     from nbgrader.api import Gradebook
