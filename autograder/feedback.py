@@ -64,8 +64,10 @@ class ImageAltText(NbGraderPreprocessor):
         if cell.cell_type == "code" and not cell.metadata.get("alt"):
             for out in cell.get("outputs", []):
                 images = [kind for kind in IMAGE_TYPES if kind in out.get("data", {})]
+                if not images:
+                    continue  # streams and errors have no metadata to add to
                 metadata = out.setdefault("metadata", {})
-                if images and not metadata.get("alt") and not any(metadata.get(k, {}).get("alt") for k in images):
+                if not metadata.get("alt") and not any(metadata.get(k, {}).get("alt") for k in images):
                     metadata["alt"] = NO_ALT_TEXT
         return cell, resources
 
