@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,8 +19,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
@@ -75,11 +76,48 @@ class Execution:
     stopped_at: int | None = None  # the cell that was running when the run was stopped
 
 
+class _PromptClient(AsyncKernelClient):
+    """jupyter_client's client, ready as soon as the kernel answers on both channels.
+
+    jupyter_client's own `wait_for_ready` then listens on IOPub until it has been quiet
+    for 0.2 s: a fifth of a second of idle processor in every notebook graded.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                reply = None
+            if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                try:  # IOPub is connected once anything arrives on it; else ask again
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    pass
+                else:
+                    self._handle_kernel_info_reply(reply)
+                    break
+            if not await self.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+        while True:  # what IOPub holds now answers kernel_info, not the notebook
+            try:
+                await self.iopub_channel.get_msg(timeout=0)
+            except Empty:
+                return
+
+
 class _SandboxKernelManager(AsyncKernelManager):
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)
         # The kernel runs as its own unprivileged user and must read the file jupyter_client writes 0600.
         os.chmod(self.connection_file, 0o644)
+
+
+CLIENT = f"{__name__}.{_PromptClient.__name__}"
 
 
 def _folder_mb(folder: Path) -> float:
@@ -110,6 +148,7 @@ def _kernel_manager(workdir: Path, settings: RunSettings, uid: int | None) -> As
         )
         return _SandboxKernelManager(
             kernel_name=KERNEL,
+            client_class=CLIENT,
             kernel_spec_manager=specs,
             transport="ipc",
             ip=str(runtime_dir / "k"),
@@ -130,9 +169,11 @@ def _kernel_manager(workdir: Path, settings: RunSettings, uid: int | None) -> As
         json.dumps({"argv": argv, "env": env, "display_name": "Python", "language": "python"})
     )
     if os.name != "posix":  # no Unix sockets: TCP on localhost
-        return AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
+        return AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs, client_class=CLIENT)
     # Unix sockets in our private temporary folder: a localhost TCP port is open to every user.
-    return AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs, transport="ipc", ip=str(workdir / "k"))
+    return AsyncKernelManager(
+        kernel_name=KERNEL, kernel_spec_manager=specs, client_class=CLIENT, transport="ipc", ip=str(workdir / "k")
+    )
 
 
 def limit_outputs(nb: nbformat.NotebookNode, keep_tags: tuple[str, ...] = ()) -> None:
@@ -157,13 +198,17 @@ def limit_outputs(nb: nbformat.NotebookNode, keep_tags: tuple[str, ...] = ()) ->
                 out["traceback"] = out["traceback"][:half] + ["..."] + out["traceback"][-half:]
 
 
-def _kill(km: AsyncKernelManager) -> None:
-    """Kill the kernel from another thread; bwrap takes everything in its jail down with it."""
-    pid = getattr(km.provisioner, "pid", None) if km.provisioner else None
-    if pid:
+def _kill(km: AsyncKernelManager, reap: bool = False) -> None:
+    """Kill the kernel, from any thread; bwrap takes everything in its jail down with it.
+    With ``reap``, wait for its end (jupyter_client's shutdown would look every 0.1 s)."""
+    process = getattr(km.provisioner, "process", None) if km.provisioner else None
+    if process is None:
+        return
+    process.kill()
+    if reap:
         try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             pass
 
 
@@ -267,6 +312,7 @@ class Session:
             if client is not None and client.kc is not None:
                 client.kc.stop_channels()
             if km is not None:
+                _kill(km, reap=True)
                 run_sync(km.shutdown_kernel)(now=True)
         except Exception:
             pass
