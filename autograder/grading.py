@@ -230,9 +230,9 @@ def prepare(lesson: str, workspace: Path):
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(course.root() / "solutions" / lesson, source, ignore=shutil.ignore_patterns(*NOT_RELEASED))
-    done = nbgrader_course.run(["generate_assignment", lesson, "--force"], cwd=workspace)
-    if done.returncode != 0:
-        raise GradingError(f"nbgrader could not register {lesson}:\n{done.stdout}{done.stderr}")
+    problem = nbgrader_course.generate_assignment(workspace, lesson)
+    if problem:
+        raise GradingError(f"nbgrader could not register {lesson}:\n{problem}")
     return (
         notebooks.read(source / f"{lesson}.ipynb"),
         notebooks.read(workspace / "release" / lesson / f"{lesson}.ipynb"),
@@ -472,6 +472,15 @@ def grade(
     to_run = sum(previous.get(sid) is None for sid in digests)
     with _executor(settings, to_run + settings.canary) if to_run else nullcontext() as submit:
         source, release = prepare(lesson, workspace)
+        seed = secrets.randbits(63)  # hidden-test inputs are new in every grading run
+        threads = max(1, (os.cpu_count() or 1) // max(1, settings.jobs))
+        # The canary starts first, and the other workers take a student each as soon as their
+        # notebook is built; the rest wait for its verdict, so that a failing canary stops
+        # the class after at most those few.
+        canary = None
+        if settings.canary and to_run:
+            canary, _ = _job(samples.answered(lesson, 1.0, release), release, tests, seed, "canary", settings, threads)
+        futures = {submit(canary): None} if canary is not None else {}
         total = nbgrader_course.max_score(workspace, lesson)
         if policy is not None:
             deadlines.save(policy, workspace, lesson)
@@ -483,10 +492,10 @@ def grade(
                 f"{sum(s.student_id in times for s in subs)} of {len(subs)} student(s)"
             )
         release_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
-        seed = secrets.randbits(63)  # hidden-test inputs are new in every grading run
-        threads = max(1, (os.cpu_count() or 1) // max(1, settings.jobs))
         results: dict[str, Grade] = {}
         pending: dict[str, tuple[Job, Kept]] = {}
+        first = settings.jobs - 1 if canary is not None else to_run
+        waiting = []
         for sub in subs:
             sid, when = sub.student_id, times.get(sub.student_id, "")
             if sub.notebook is None:
@@ -507,23 +516,18 @@ def grade(
             job, kept = _job(nb, release, tests, seed, sid, settings, threads)
             kept.submitted, kept.submitted_at, kept.digest = str(sub.notebook), when, digests[sid]
             pending[sid] = (job, kept)
+            if len(futures) - (canary is not None) < first:
+                futures[submit(job)] = sid
+            else:
+                waiting.append((sid, job))
         reused = sum(1 for sid in digests if sid in results and sid not in pending and results[sid].tests)
         if reused:
             log(f"{reused} student(s) already graded with the same notebook: kept (use --regrade to grade again)")
-        canary = None
-        if settings.canary and pending:
-            canary, _ = _job(samples.answered(lesson, 1.0, release), release, tests, seed, "canary", settings, threads)
         # Each student's nbgrader page is made here once a worker has no notebook left to
         # start (on a cluster at once: this machine's processors are free), while the last
         # notebooks still run; not while only the visible tests may be shown (`reports.early_feedback`).
         pages = policy.shows_results
-        # The canary first, the other workers taking a student each; the rest wait for its
-        # verdict, so that a failing canary stops the class after at most those few.
-        waiting = [(sid, job) for sid, (job, _) in pending.items()]
-        first = settings.jobs - 1 if canary is not None else len(waiting)
-        futures = {submit(canary): None} if canary is not None else {}
-        futures.update({submit(job): sid for sid, job in waiting[:first]})
-        waiting, running = waiting[first:], set(futures)
+        running = set(futures)
         progress = Progress(len(pending), log)
         held, unpaged, made = [], [], {}  # held: students who finish before the canary, recorded once it has passed
         with ThreadPoolExecutor(max_workers=1) as page_maker:

@@ -77,6 +77,57 @@ def _gradebook(workspace: Path):
     return Gradebook(f"sqlite:///{workspace / 'gradebook.db'}")
 
 
+def _schema_version() -> str:
+    """The alembic revision of nbgrader's gradebook schema, as ``alembic heads`` gives it."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader import dbutil
+
+    config = Config()
+    config.set_main_option("script_location", dbutil.ALEMBIC_DIR)
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def _create_gradebook(workspace: Path) -> None:
+    """An empty gradebook, as nbgrader's `Gradebook` makes one: its tables and the schema's
+    alembic revision. nbgrader asks a new ``alembic`` process for that revision (over a
+    second of processor, at the start of a class's grading); alembic's API answers here."""
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, text
+
+    path = workspace / "gradebook.db"
+    tmp = path.with_name(".gradebook.db.tmp")  # renamed once whole: a half-made file would pass for a gradebook
+    tmp.unlink(missing_ok=True)
+    engine = create_engine(f"sqlite:///{tmp}", future=True)
+    try:
+        with engine.begin() as db:
+            Base.metadata.create_all(bind=db)
+            db.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            db.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": _schema_version()})
+    finally:
+        engine.dispose()
+    os.replace(tmp, path)
+
+
+def _api(workspace: Path):
+    """nbgrader's own Python interface to the workspace, configured by its nbgrader_config.py."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(workspace)).load_config()
+    return NbGraderAPI(coursedir=CourseDirectory(config=config, root=str(workspace)), config=config)
+
+
+def generate_assignment(workspace: Path, lesson: str) -> str | None:
+    """``nbgrader generate_assignment LESSON --force`` in this process (a new one would import
+    nbgrader again: a second); None if it succeeded, else nbgrader's log and error."""
+    if not (workspace / "gradebook.db").exists():
+        _create_gradebook(workspace)
+    done = _api(workspace).generate_assignment(lesson, force=True)
+    return None if done["success"] else f"{done.get('log', '')}{done.get('error', '')}"
+
+
 def max_score(workspace: Path, lesson: str) -> float:
     with _gradebook(workspace) as gb:
         return float(gb.find_assignment(lesson).max_score)
@@ -144,10 +195,4 @@ def feedback_page(workspace: Path, lesson: str, sid: str) -> bool:
     """``nbgrader generate_feedback`` for one student, in this process, so that a page can
     be made while other students' notebooks still run; False if nbgrader failed (the
     class's run in `autograder.reports.feedback` then tries that student again)."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(workspace)).load_config()
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config, root=str(workspace)), config=config)
-    return bool(api.generate_feedback(lesson, sid, force=True)["success"])
+    return bool(_api(workspace).generate_feedback(lesson, sid, force=True)["success"])

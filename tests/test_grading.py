@@ -101,6 +101,33 @@ def test_feedback_page_is_nbconverts_page_without_its_second_pass():
     assert ours.count(f'alt="{NO_ALT_TEXT}"') == 1 and 'alt="a loss curve"' in ours
 
 
+def test_a_new_workspace_gradebook_is_the_one_nbgrader_makes(tmp_path, monkeypatch):
+    """The grader makes a new gradebook itself (nbgrader would start an `alembic` process):
+    same tables, same schema revision, and nbgrader opens it as its own."""
+    import sqlite3
+
+    from nbgrader.api import Gradebook
+
+    from autograder import nbgrader_course
+
+    def schema(path):
+        with sqlite3.connect(path) as db:
+            tables = sorted(db.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"))
+            return tables, db.execute("SELECT version_num FROM alembic_version").fetchall()
+
+    theirs, ours = tmp_path / "theirs", tmp_path / "ours"
+    theirs.mkdir(), ours.mkdir()
+    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))  # for `alembic`
+    Gradebook(f"sqlite:///{theirs / 'gradebook.db'}").close()
+    nbgrader_course._create_gradebook(ours)
+    assert schema(ours / "gradebook.db") == schema(theirs / "gradebook.db")
+    assert schema(ours / "gradebook.db")[1] == [(nbgrader_course._schema_version(),)]
+    assert not list(ours.glob(".*")), "nothing half-made is left beside it"
+    with Gradebook(f"sqlite:///{ours / 'gradebook.db'}") as gb:
+        gb.add_assignment("a1")
+        assert [a.name for a in gb.assignments] == ["a1"]
+
+
 def _grade_by_hand(workspace, student, grade_id, points):
     """What formgrader's grade handler does when an instructor types points in the browser."""
     from nbgrader.api import Gradebook
