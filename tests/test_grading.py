@@ -128,6 +128,21 @@ def test_a_new_workspace_gradebook_is_the_one_nbgrader_makes(tmp_path, monkeypat
         assert [a.name for a in gb.assignments] == ["a1"]
 
 
+def test_a_notebook_nbgrader_cannot_read_is_a_clear_error_and_moves_nothing(tmp_path):
+    """Registration runs nbgrader in this process: its failure comes back as its log, and its
+    change of working folder is undone."""
+    from autograder import nbgrader_course
+
+    (tmp_path / "nbgrader_config.py").write_text(nbgrader_course.workspace_config())
+    (tmp_path / "source" / "00-x").mkdir(parents=True)
+    (tmp_path / "source" / "00-x" / "00-x.ipynb").write_text("{not json")
+    before = os.getcwd()
+    problem = nbgrader_course.generate_assignment(tmp_path, "00-x")
+    assert "JSONDecodeError" in problem and "00-x" in problem
+    assert os.getcwd() == before
+    assert not (tmp_path / "release" / "00-x" / "00-x.ipynb").exists()
+
+
 def _grade_by_hand(workspace, student, grade_id, points):
     """What formgrader's grade handler does when an instructor types points in the browser."""
     from nbgrader.api import Gradebook
