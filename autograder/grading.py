@@ -494,7 +494,7 @@ def grade(
         release_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in release.cells} - {None}
         results: dict[str, Grade] = {}
         pending: dict[str, tuple[Job, Kept]] = {}
-        first = settings.jobs - 1 if canary is not None else to_run
+        first = settings.jobs - 1 if canary is not None else to_run  # students started before its verdict
         waiting = []
         for sub in subs:
             sid, when = sub.student_id, times.get(sub.student_id, "")
@@ -516,7 +516,7 @@ def grade(
             job, kept = _job(nb, release, tests, seed, sid, settings, threads)
             kept.submitted, kept.submitted_at, kept.digest = str(sub.notebook), when, digests[sid]
             pending[sid] = (job, kept)
-            if len(futures) - (canary is not None) < first:
+            if len(pending) <= first:
                 futures[submit(job)] = sid
             else:
                 waiting.append((sid, job))
