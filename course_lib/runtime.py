@@ -209,8 +209,9 @@ def small_pages() -> None:
 
 # XLA's older CPU fusion emitters: about 30 % quicker to compile than the new ones.
 QUICK_COMPILE_FLAG = "--xla_cpu_use_fusion_emitters=false"
-# The JAX releases it was measured on; XLA aborts the whole process on a flag it does not know.
-QUICK_COMPILE_JAXLIB = (0, 10)
+# The jaxlib releases whose XLA knows the flag and was measured with it. XLA aborts the
+# whole process on a flag it does not know, and 0.11 no longer knows this one.
+QUICK_COMPILE_JAXLIB = {(0, 10)}
 
 
 def quick_compiles() -> None:
@@ -234,7 +235,7 @@ def quick_compiles() -> None:
     except (metadata.PackageNotFoundError, ValueError):  # a development build: flags unknown
         return
     flags = os.environ.get("XLA_FLAGS", "")
-    if release >= QUICK_COMPILE_JAXLIB and QUICK_COMPILE_FLAG.split("=")[0] not in flags:
+    if release in QUICK_COMPILE_JAXLIB and QUICK_COMPILE_FLAG.split("=")[0] not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} {QUICK_COMPILE_FLAG}".strip()
 
 

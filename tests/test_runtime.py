@@ -125,6 +125,22 @@ def test_setup_keeps_numpy_on_small_pages_unless_the_user_chose(chosen, huge):
     assert _python(code, env).stdout.split()[-1] == huge
 
 
+@pytest.mark.parametrize("jaxlib, flagged", [("0.10.2", True), ("0.11.2", False), ("0.6.2", False)])
+def test_the_flag_goes_only_to_a_jax_whose_xla_knows_it(monkeypatch, jaxlib, flagged):
+    """jaxlib 0.11 aborts the process at its first computation on this flag (seen with
+    0.11.2 and 0.12, the GPU image's and PyPI's newest on 2026-12-05)."""
+    from importlib import metadata
+
+    import keras
+
+    monkeypatch.setattr(keras.config, "backend", lambda: "jax")
+    monkeypatch.setattr(metadata, "version", lambda name: {"jaxlib": jaxlib}[name])
+    monkeypatch.setenv("COURSE_MODE", "smoke")
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    runtime.quick_compiles()
+    assert (runtime.QUICK_COMPILE_FLAG in os.environ.get("XLA_FLAGS", "")) == flagged
+
+
 def test_a_flag_the_user_chose_wins(monkeypatch):
     import keras
 
