@@ -14,7 +14,7 @@ DIGITS  := /usr/share/doc/opencv-doc/examples/data/digits.png
 FORTUNES := /usr/share/games/fortunes/computers
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
-.PHONY: install system data demo test format test-browser lab grade-lab release run-smoke run-full backends gpu-pack gpu-run results doctor clean
+.PHONY: install system data demo test format test-browser lab grade-lab release run-smoke run-full backends gpu-pack gpu-run gpu-rehearse results doctor clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -115,6 +115,12 @@ gpu-pack: data
 
 gpu-run:
 	python3 -m autograder.device run
+
+# gpu-rehearse here imitates that image (a Python 3.12 venv with its packages, JAX for the
+# CPU) and runs gpu-run's command from it in smoke mode: what a lent GPU would hit first.
+GPU_PYTHON ?= python3.12
+gpu-rehearse: gpu-pack
+	$(BIN)/python -m autograder.device rehearse --python $(GPU_PYTHON)
 
 results: install
 	$(BIN)/course results

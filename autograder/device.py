@@ -36,6 +36,11 @@ IMAGE_HAS = frozenset(
     "absl-py attrs h5py markdown-it-py mdurl ml-dtypes numpy packaging psutil pygments python-dateutil rich six "
     "typing-extensions".split()
 )
+# The rest of the image that the lessons import, for `rehearse`: JAX at the image's
+# release (for the CPU here), the scientific stack at PyPI's newest, as the image has.
+IMAGE_LESSONS_USE = (
+    "jax[cpu]==0.11.2 scipy scikit-learn scikit-image opencv-python-headless<5 statsmodels matplotlib".split()
+)
 # The datasets the lessons load in full mode (CIFAR-10 and IMDB too, where this machine has them).
 DATASETS = ("fashion_mnist", "opencv_digits", "photo_patches", "fortunes", "cifar10", "imdb")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
@@ -154,6 +159,23 @@ def run(
     return done.returncode
 
 
+def rehearse(python: str, out: Path) -> int:
+    """The GPU image imitated on this machine, then `run` in smoke mode from it: a venv of
+    ``python`` (the image's 3.12) holding the image's packages from PyPI, and no Keras or
+    Jupyter until the pack's wheels bring them."""
+    if shutil.which(python) is None:
+        raise RuntimeError(f"no {python} here: name a CPython 3.12 with --python (GPU_PYTHON= for make)")
+    image = ROOT / "build" / "gpu-image"
+    shutil.rmtree(image, ignore_errors=True)
+    subprocess.run([python, "-m", "venv", str(image)], check=True)
+    image_python = str(image / "bin" / "python")
+    pip = [image_python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, *sorted(IMAGE_HAS), *IMAGE_LESSONS_USE], check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of this venv's
+    command = [image_python, "-m", "autograder.device", "run", "--mode", "smoke", "--out", str(out)]
+    return subprocess.run(command, env=env, cwd=ROOT).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m autograder.device", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="action", required=True)
@@ -163,11 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", default=os.environ.get("OUT", "build/gpu-out"), help="report folder (default $OUT)")
     r.add_argument("--mode", default="full", choices=("full", "smoke"))
     r.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, help="seconds after which no lesson starts")
+    h = sub.add_parser("rehearse", help="here: imitate the image in build/gpu-image, then `run --mode smoke` from it")
+    h.add_argument("--python", default="python3.12", help="a CPython 3.12, as on the image (default python3.12)")
+    h.add_argument("--out", default="build/gpu-rehearsal", help="report folder (default build/gpu-rehearsal)")
     args = p.parse_args(argv)
     try:
         if args.action == "pack":
             pack()
             return 0
+        if args.action == "rehearse":
+            return rehearse(args.python, Path(args.out))
         return run(Path(args.out), args.mode, args.budget, args.lessons)
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -37,3 +37,8 @@ def test_a_run_out_of_time_reports_the_lessons_it_did_not_start(tmp_path, monkey
     assert ran == ["01-a"]  # the first always starts; the budget is spent before the second
     assert [r["status"] for r in report["lessons"]] == ["passed", "not run"]
     assert json.loads((tmp_path / "report.json").read_text())["lessons"][1]["error"] == "the run's 0 s were spent"
+
+
+def test_a_rehearsal_without_the_images_python_says_how_to_name_one(capsys):
+    assert device.main(["rehearse", "--python", "python3.12-not-on-this-machine"]) == 1
+    assert "no python3.12-not-on-this-machine here: name a CPython 3.12 with --python" in capsys.readouterr().err
