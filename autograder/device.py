@@ -172,7 +172,7 @@ def rehearse(python: str, out: Path) -> int:
     pip = [image_python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, *sorted(IMAGE_HAS), *IMAGE_LESSONS_USE], check=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing of this venv's
-    command = [image_python, "-m", "autograder.device", "run", "--mode", "smoke", "--out", str(out)]
+    command = [image_python, "-m", "autograder.device", "run", "--mode", "smoke", "--out", str(out.resolve())]
     return subprocess.run(command, env=env, cwd=ROOT).returncode
 
 
