@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -109,6 +110,11 @@ def _create_gradebook(workspace: Path) -> None:
     os.replace(tmp, path)
 
 
+# nbgrader's converters change the process's working folder while they run, so two at
+# once (a registration, a feedback page, in different threads) would write in each other's.
+_CONVERTING = threading.Lock()
+
+
 def _api(workspace: Path):
     """nbgrader's own Python interface to the workspace, configured by its nbgrader_config.py."""
     from nbgrader.apps import NbGraderAPI
@@ -124,7 +130,8 @@ def generate_assignment(workspace: Path, lesson: str) -> str | None:
     nbgrader again: a second); None if it succeeded, else nbgrader's log and error."""
     if not (workspace / "gradebook.db").exists():
         _create_gradebook(workspace)
-    done = _api(workspace).generate_assignment(lesson, force=True)
+    with _CONVERTING:
+        done = _api(workspace).generate_assignment(lesson, force=True)
     return None if done["success"] else f"{done.get('log', '')}{done.get('error', '')}"
 
 
@@ -195,4 +202,5 @@ def feedback_page(workspace: Path, lesson: str, sid: str) -> bool:
     """``nbgrader generate_feedback`` for one student, in this process, so that a page can
     be made while other students' notebooks still run; False if nbgrader failed (the
     class's run in `autograder.reports.feedback` then tries that student again)."""
-    return bool(_api(workspace).generate_feedback(lesson, sid, force=True)["success"])
+    with _CONVERTING:
+        return bool(_api(workspace).generate_feedback(lesson, sid, force=True)["success"])
