@@ -105,12 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             "speedup": round(plain / parallel, 2),
             "rounds": [{"plain_nbgrader_s": round(a, 1), "course_grade_parallel_s": round(b, 1)} for a, b in pairs],
         }
-        rows = [
+        rounds = [
             (f"round {i + 1}: plain nbgrader / course grade", f"{a:.1f} / {b:.1f} ({a / b:.2f}x)")
             for i, (a, b) in enumerate(pairs)
-            if len(pairs) > 1
         ]
-        rows += [
+        rows = (rounds if len(pairs) > 1 else []) + [
             ("plain nbgrader autograde + feedback", f"{plain:.1f}"),
             (f"course grade --jobs {args.jobs} (sandboxed)", f"{parallel:.1f} ({figures['speedup']}x faster)"),
         ]
